@@ -1,0 +1,1 @@
+"""Pure data: the OCI config model, validation, container state and status rules."""
