@@ -8,7 +8,6 @@ Modules of this package import ``ctypes`` and this module; nothing outside
 
 import ctypes
 import os
-import platform
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -21,7 +20,7 @@ c_char_p = ctypes.c_char_p
 c_void_p = ctypes.c_void_p
 c_size_t = ctypes.c_size_t
 
-ARCH = platform.machine()
+ARCH = os.uname().machine
 
 # Syscall numbers for calls glibc 2.36 has no wrapper for.  The generic
 # table (aarch64, riscv64, loongarch64) shares the newer numbers with x86_64.

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Install pyrunc on a Debian or Ubuntu machine, as root.
+#   ./install.sh          the runtime, its launchers, and the hello bundle's rootfs
+#   ./install.sh --test   also everything the test suite drives (reference runtimes, engines, tools)
+set -eu
+cd "$(dirname "$0")"
+PREFIX=${PREFIX:-/opt/pyrunc}
+BIN=${BIN:-/usr/local/bin}
+test_deps=false
+[ "${1:-}" = "--test" ] && test_deps=true
+
+pkgs="python3 python3-venv python3-pip busybox-static libseccomp2"
+if $test_deps; then
+  # reference runtimes and tools the tests compare against or drive
+  pkgs="$pkgs runc crun umoci skopeo docker-registry containerd docker.io podman conmon \
+        gcc libc6-dev libseccomp-dev zstd strace iproute2 debootstrap"
+fi
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+[ -x "$PREFIX/bin/python3" ] || python3 -m venv "$PREFIX"
+extra=""
+$test_deps && extra="[test]"
+"$PREFIX/bin/pip" install -q --disable-pip-version-check ".$extra"
+
+# Launchers: -I -S keeps site-packages processing and the environment out of
+# start-up; the package directory is named explicitly instead.
+site=$("$PREFIX/bin/python3" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+for tool in pyrunc:pyrunc.cli pyrunc-unpack:pyrunc.image.cli; do
+  name=${tool%%:*}; module=${tool#*:}
+  cat > "$BIN/$name" <<LAUNCHER
+#!$PREFIX/bin/python3 -IS
+import sys
+sys.path.append("$site")
+from $module import main
+sys.exit(main())
+LAUNCHER
+  chmod 755 "$BIN/$name"
+done
+
+# The hello bundle's root filesystem, from the distribution's static busybox.
+[ -x bundles/hello/rootfs/bin/busybox ] || bundles/make-rootfs bundles/hello

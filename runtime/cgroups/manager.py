@@ -1,0 +1,166 @@
+"""The driver interface both cgroup drivers implement, and what they share.
+
+A Manager is data: the planned directories plus what create() made, so that it can be
+saved in the container's state.json and rebuilt by any later pyrunc process.
+"""
+
+import errno
+import os
+import signal
+import time
+from collections import namedtuple
+
+from . import files
+from .files import CgroupError
+
+# What the container's /sys/fs/cgroup mount needs for one hierarchy: NAME is the
+# directory under /sys/fs/cgroup ("cpu,cpuacct", "memory", "" for a v2 root), SOURCE
+# the host directory of the container's cgroup, SYMLINKS the extra names pointing at
+# NAME ("cpu" -> "cpu,cpuacct").
+CgroupMount = namedtuple("CgroupMount", "name source symlinks")
+
+
+class Manager:
+    """One container's cgroup in every hierarchy the host has."""
+
+    version = None
+
+    def create(self): raise NotImplementedError
+    def add(self, pid): raise NotImplementedError
+    def apply(self, resources, *, update=False): raise NotImplementedError
+    def freeze(self): raise NotImplementedError
+    def thaw(self): raise NotImplementedError
+    def frozen(self): raise NotImplementedError
+    def pids(self): raise NotImplementedError
+    def stats(self): raise NotImplementedError
+    def oom_events(self): raise NotImplementedError
+    def destroy(self): raise NotImplementedError
+    def mounts(self): raise NotImplementedError
+    def to_dict(self): raise NotImplementedError
+    def exists(self): raise NotImplementedError
+
+    @staticmethod
+    def from_dict(d):
+        if d.get("version") == 2:
+            from .v2 import V2Manager
+            return V2Manager.from_dict(d)
+        from .v1 import V1Manager
+        return V1Manager.from_dict(d)
+
+    def can_freeze(self):
+        return True
+
+    def kill_all(self, sig):
+        """Signal every process in the cgroup.
+
+        The group is frozen while its pids are read and signalled, so that no process can
+        fork a child that is missed (runc does the same). A paused container stays
+        paused, except after SIGKILL: a task held by the freezer dies only once thawed.
+        """
+        can = self.can_freeze()
+        was_frozen = can and self.frozen()
+        if can and not was_frozen:
+            self.freeze()
+        try:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if can and (not was_frozen or sig == signal.SIGKILL):
+                self.thaw()
+
+
+def add_pid(path, pid):
+    files.write(path, "cgroup.procs", pid)
+
+
+def tree_pids(path):
+    """Every pid in cgroup.procs of PATH and of its descendants."""
+    out = []
+    for dirpath, dirnames, _ in os.walk(path):
+        try:
+            text = files.read(dirpath, "cgroup.procs")
+        except CgroupError as e:
+            if e.errno == errno.ENOENT:
+                continue
+            raise
+        out.extend(int(p) for p in text.split())
+    return sorted(set(out))
+
+
+def _rmdir(path):
+    """rmdir PATH; True when it is gone, False while the kernel still has tasks in it."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return True
+    except OSError as e:
+        if e.errno == errno.EBUSY:
+            return False
+        raise CgroupError(f"cgroup: {path}: removing: {os.strerror(e.errno).lower()}",
+                          path, e.errno) from None
+    return True
+
+
+def remove_tree(leaf, created, timeout=3.0):
+    """Remove LEAF's sub-cgroups, then the directories in CREATED (deepest first).
+
+    A cgroup directory holding a task, even one that is exiting, is EBUSY; retry with
+    a growing delay while the tasks drain. Sub-cgroups of the leaf belong to the
+    container (it may have made them); directories above the leaf that were there
+    before create() are not ours and stay.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        pending = []
+        if leaf and os.path.isdir(leaf):
+            for dirpath, dirnames, _ in os.walk(leaf, topdown=False):
+                for d in dirnames:
+                    if not _rmdir(os.path.join(dirpath, d)):
+                        pending.append(os.path.join(dirpath, d))
+        if not pending:
+            for d in sorted(created, key=len, reverse=True):
+                if not _rmdir(d):
+                    pending.append(d)
+                    break
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise CgroupError(f"cgroup: {pending[0]}: still busy after {timeout:g}s "
+                              f"(processes remain)", pending[0], errno.EBUSY)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def make_dirs(root, path):
+    """mkdir every missing level from ROOT down to PATH; returns those it made."""
+    if not (path == root or path.startswith(root.rstrip("/") + "/")):
+        raise CgroupError(f"cgroup: {path}: not inside the hierarchy at {root}")
+    made = []
+    current = root
+    for part in os.path.relpath(path, root).split("/"):
+        if part in ("", "."):
+            continue
+        current = os.path.join(current, part)
+        try:
+            os.mkdir(current, 0o755)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise CgroupError(f"cgroup: {current}: creating: {os.strerror(e.errno).lower()}",
+                              current, e.errno) from None
+        made.append(current)
+    return made
+
+
+def rollback(created):
+    """Remove directories just made, after a later step of create() failed."""
+    for d in sorted(created, key=len, reverse=True):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+

@@ -1,0 +1,255 @@
+"""The OCI operations, one method per verb.
+
+Every verb has the same shape: lock the container directory, refresh the
+status from the world, check it against the table in pyrunc.oci.state, act,
+save.  Nothing here prints; errors are raised as PyruncError.
+"""
+
+import json
+import os
+import select
+import signal
+
+from pyrunc import OCI_VERSION, store
+from pyrunc.errors import ConfigError, ContainerNotRunning, InvalidState, PyruncError
+from pyrunc.oci import state as S
+
+
+class Options:
+    """create/run options as the CLI parsed them."""
+
+    bundle = "."
+    pid_file = None
+    console_socket = None
+    no_pivot = False
+    no_new_keyring = False
+    preserve_fds = 0
+    detach = False
+    keep = False
+    rootless = False
+
+
+def load_config(bundle):
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise PyruncError(f"{path}: no such file or directory") from None
+    except OSError as e:
+        raise PyruncError(f"{path}: {e.strerror.lower()}") from None
+    try:
+        config = json.loads(data)
+    except ValueError as e:
+        raise ConfigError("", f"invalid json: {e}") from None
+    if not isinstance(config, dict):
+        raise ConfigError("", "must be a json object")
+    return config
+
+
+def validate_config(config, bundle):
+    from pyrunc.oci.validate import validate
+    validate(config, "config.json", bundle)
+
+
+def wait_gone(pid, timeout=10.0):
+    """Wait for a process that need not be our child to exit."""
+    from pyrunc.linux import misc
+    try:
+        fd = misc.pidfd_open(pid)
+    except OSError:
+        return True
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        return bool(p.poll(int(timeout * 1000)))
+    finally:
+        os.close(fd)
+
+
+def _cgroup_manager_from(state):
+    from pyrunc.cgroups import Manager
+    return Manager.from_dict(state["cgroup"])
+
+
+class Container:
+    def __init__(self, cdir, state):
+        self.dir = cdir
+        self.state = state
+
+    # -- loading and status ------------------------------------------------
+
+    @classmethod
+    def load(cls, root, container_id, exclusive=True):
+        cdir = store.open_dir(root, container_id, exclusive)
+        st = cdir.read_state()
+        if st is None:
+            # A directory without state: a create in progress holds the lock,
+            # so this is a create that died; treat as absent.
+            cdir.close()
+            from pyrunc.errors import ContainerNotFound
+            raise ContainerNotFound(container_id)
+        return cls(cdir, st)
+
+    @property
+    def id(self):
+        return self.state["id"]
+
+    @property
+    def pid(self):
+        return self.state["pid"]
+
+    def cgroup(self):
+        return _cgroup_manager_from(self.state)
+
+    def status(self):
+        st = self.state
+        if not S.is_alive(st["pid"], st["start_time"]):
+            return S.STOPPED
+        if os.path.lexists(self.dir.fifo):
+            return S.CREATED
+        try:
+            if self.cgroup().frozen():
+                return S.PAUSED
+        except (OSError, PyruncError):
+            pass
+        return S.RUNNING
+
+    def oci_state(self):
+        status = self.status()
+        st = self.state
+        return {
+            "ociVersion": OCI_VERSION,
+            "id": st["id"],
+            "pid": st["pid"] if status != S.STOPPED else 0,
+            "status": status,
+            "bundle": st["bundle"],
+            "rootfs": st["rootfs"],
+            "created": st["created"],
+            "annotations": st.get("annotations") or {},
+            "owner": st.get("owner", ""),
+        }
+
+    def hook_state(self, status=None):
+        st = self.state
+        status = status or self.status()
+        return {"ociVersion": OCI_VERSION, "id": st["id"], "status": status,
+                "pid": st["pid"] if status != S.STOPPED else 0, "bundle": st["bundle"],
+                "annotations": st.get("annotations") or {}}
+
+    def _require(self, operation):
+        status = self.status()
+        if not S.allowed(operation, status):
+            if status == S.STOPPED:
+                raise ContainerNotRunning(self.id)
+            raise InvalidState(f"cannot {operation} container {self.id}: it is {status}")
+        return status
+
+    # -- verbs ---------------------------------------------------------------
+
+    def start(self):
+        status = self.status()
+        if status != S.CREATED:
+            if status == S.STOPPED:
+                raise InvalidState(f"cannot start a container that has stopped")
+            raise InvalidState(f"cannot start an already running container")
+        self._release_init()
+        self._poststart()
+
+    def _release_init(self):
+        """Open the exec fifo: the init, blocked opening it for writing, writes
+        one byte and goes on to exec the user's program."""
+        fd = os.open(self.dir.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            p = select.poll()
+            p.register(fd, select.POLLIN)
+            while True:
+                if p.poll(100):
+                    data = os.read(fd, 1)
+                    if data:
+                        break
+                    raise PyruncError("container init exited before start")
+                if not S.is_alive(self.pid, self.state["start_time"]):
+                    raise PyruncError("container init exited before start")
+        finally:
+            os.close(fd)
+            os.unlink(self.dir.fifo)
+
+    def _poststart(self):
+        hooks = (self.state.get("config") or {}).get("hooks") or {}
+        if hooks.get("poststart"):
+            from pyrunc.hooks import run_hooks
+            try:
+                run_hooks(hooks, "poststart", self.hook_state("running"))
+            except PyruncError:
+                # runtime-spec 1.3: a failing poststart hook is an error and the
+                # container is stopped.
+                self.kill(signal.SIGKILL, all=True)
+                raise
+
+    def kill(self, sig, all=False):
+        status = self._require("kill")
+        if all or status == S.PAUSED:
+            mgr = self.cgroup()
+            mgr.kill_all(sig)
+            return
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            raise ContainerNotRunning(self.id) from None
+
+    def delete(self, force=False, warn=None):
+        status = self.status()
+        if status in (S.RUNNING, S.PAUSED) and not force:
+            raise InvalidState(f"cannot delete container {self.id} that is not stopped: {status}")
+        if status != S.STOPPED:
+            self._kill_everything()
+        self.destroy(warn)
+
+    def _kill_everything(self):
+        mgr = self.cgroup()
+        try:
+            mgr.kill_all(signal.SIGKILL)
+        except (OSError, PyruncError):
+            pass
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        wait_gone(self.pid)
+
+    def destroy(self, warn=None):
+        """Remove the cgroup and the state directory, then run poststop hooks."""
+        hooks = (self.state.get("config") or {}).get("hooks") or {}
+        try:
+            self.cgroup().destroy()
+        finally:
+            self.dir.remove()
+        if hooks.get("poststop"):
+            from pyrunc.hooks import run_hooks
+            run_hooks(hooks, "poststop", self.hook_state(S.STOPPED), warn_only=True, warn=warn)
+
+    def pause(self):
+        self._require("pause")
+        self.cgroup().freeze()
+
+    def resume(self):
+        self._require("resume")
+        self.cgroup().thaw()
+
+    def close(self):
+        self.dir.close()
+
+
+def list_containers(root):
+    out = []
+    for cid in store.list_ids(root):
+        try:
+            c = Container.load(root, cid, exclusive=False)
+        except PyruncError:
+            continue
+        try:
+            out.append(c.oci_state())
+        finally:
+            c.close()
+    return out

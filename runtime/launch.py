@@ -1,0 +1,224 @@
+"""Parent side of create and exec: plan as data, fork, drive the protocol.
+
+Everything that can be decided before fork is decided here (namespaces, id
+maps, mount plan, process attributes, seccomp program), so the children run a
+short, validated plan.  On any failure the parent kills what it started and
+removes what it made, then raises one error.
+"""
+
+import os
+import signal
+
+from pyrunc import OCI_VERSION, protocol
+from pyrunc.errors import ConfigError, PyruncError
+from pyrunc.linux import ns as _ns
+from pyrunc.linux import caps as _caps
+from pyrunc.oci import state as _state
+from pyrunc.oci.process import PERSONALITY, plan_process
+
+
+class LaunchPlan:
+    """What the children execute.  Plain attributes, filled by plan_*()."""
+
+    mode = "create"
+    id = ""
+    bundle = ""
+    annotations = None
+    join = ()
+    new_flags = 0
+    new_user = False
+    uid_map = gid_map = ""
+    root_mapped = True
+    setgroups_allowed = True
+    time_offsets = None
+    rootfs = None
+    process = None
+    hostname = domainname = None
+    sysctl = {}
+    hooks = None
+    has_runtime_hooks = False
+    seccomp = None
+    seccomp_listener = None
+    loopback = False
+    new_keyring = True
+    preserve_fds = 0
+    personality = None
+    fifo_fd = None
+    console_sock = None
+    listener_sock = None
+
+    def hook_state(self, pid, status):
+        return {"ociVersion": OCI_VERSION, "id": self.id, "status": status, "pid": pid,
+                "bundle": self.bundle, "annotations": self.annotations or {}}
+
+    def send_listener(self, fd):
+        # In the init: hand the seccomp listener to the parent, which can still
+        # reach listenerPath on the host.
+        import socket
+        socket.send_fds(self.listener_sock, [b"seccomp"], [fd])
+
+
+def _id_map(mappings):
+    return "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in mappings or ())
+
+
+def plan_namespaces(plan, linux):
+    join = []
+    for n in linux.get("namespaces") or ():
+        kind, path = n["type"], n.get("path")
+        if path:
+            join.append((kind, path))
+        elif kind == "user":
+            plan.new_user = True
+        else:
+            plan.new_flags |= _ns.NAMESPACES[kind][0]
+    join.sort(key=lambda j: j[0] != "user")
+    plan.join = join
+    plan.loopback = bool(plan.new_flags & _ns.CLONE_NEWNET)
+    if plan.new_user:
+        plan.uid_map = _id_map(linux.get("uidMappings"))
+        plan.gid_map = _id_map(linux.get("gidMappings"))
+        plan.root_mapped = any(m["containerID"] == 0 for m in linux.get("uidMappings") or ())
+    offsets = linux.get("timeOffsets")
+    if offsets and plan.new_flags & _ns.CLONE_NEWTIME:
+        plan.time_offsets = "".join(
+            f"{clock} {v.get('secs', 0)} {v.get('nanosecs', 0)}\n" for clock, v in offsets.items())
+
+
+def plan_process_for(plan, proc, where="process"):
+    plan.process = plan_process(proc, where, _caps.NUMBERS, _caps.last_cap())
+    if plan.process.apparmor and not os.path.exists("/sys/kernel/security/apparmor"):
+        raise ConfigError(f"{where}.apparmorProfile", "apparmor is not enabled on this host")
+    if plan.process.selinux and not os.path.exists("/sys/fs/selinux/enforce"):
+        raise ConfigError(f"{where}.selinuxLabel", "selinux is not enabled on this host")
+
+
+def plan_seccomp(plan, linux):
+    sc = linux.get("seccomp")
+    if not sc:
+        return
+    from pyrunc.seccomp import compile_filter
+    plan.seccomp = compile_filter(sc)
+    plan.seccomp_listener = sc.get("listenerPath") or None
+
+
+def plan_create(config, bundle, container_id, opts, cgroup_mgr):
+    from pyrunc.init import rootfs as _rootfs
+    plan = LaunchPlan()
+    plan.id = container_id
+    plan.bundle = bundle
+    plan.annotations = config.get("annotations") or {}
+    linux = config.get("linux") or {}
+    plan_namespaces(plan, linux)
+    plan_process_for(plan, config["process"])
+    plan.hostname = config.get("hostname")
+    plan.domainname = config.get("domainname")
+    plan.sysctl = linux.get("sysctl") or {}
+    plan.hooks = config.get("hooks") or None
+    plan.has_runtime_hooks = bool(plan.hooks and (plan.hooks.get("prestart")
+                                                  or plan.hooks.get("createRuntime")))
+    pers = linux.get("personality")
+    if pers:
+        plan.personality = PERSONALITY[pers["domain"]]
+    plan_seccomp(plan, linux)
+    plan.new_keyring = not opts.no_new_keyring
+    plan.preserve_fds = opts.preserve_fds + _listen_fds()
+    plan.rootfs = _rootfs.plan_rootfs(config, bundle, cgroup_mounts=cgroup_mgr.mounts(),
+                                      no_pivot=opts.no_pivot, userns=plan.new_user)
+    return plan
+
+
+def _listen_fds():
+    # systemd socket activation: LISTEN_FDS fds after stdio are passed through (as runc).
+    try:
+        return max(0, int(os.environ.get("LISTEN_FDS", "0")))
+    except ValueError:
+        return 0
+
+
+class Spawned:
+    """What spawn() started: the init's pid and how to undo it."""
+
+    def __init__(self, pid, start_time):
+        self.pid = pid
+        self.start_time = start_time
+
+
+def spawn(plan, cgroup_mgr, run_runtime_hooks=None, on_forked=None):
+    """Fork the bootstrap child and drive the protocol until the init is READY.
+
+    cgroup placement happens before GO, so the init is in its cgroup before it
+    runs anything, and a cgroup namespace (unshared after GO) is rooted there.
+    """
+    from pyrunc.init.bootstrap import bootstrap
+    from pyrunc.init.stages import run_init
+
+    parent, child = protocol.pipes()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            parent.close()
+            bootstrap(plan, child, run_init)
+        finally:
+            os._exit(1)
+    child.close()
+    init_pid = 0
+    try:
+        cgroup_mgr.add(pid)
+        parent.send(protocol.GO)
+        if plan.new_user:
+            parent.expect(protocol.USERNS)
+            write_id_maps(pid, plan)
+            parent.send(protocol.MAPPED)
+        init_pid = parent.expect(protocol.PID)["pid"]
+        _reap(pid)
+        if on_forked:
+            on_forked(init_pid)
+        while True:
+            msg = parent.recv()
+            if msg is None:
+                raise PyruncError("container init exited during set-up")
+            kind = msg["kind"]
+            if kind == protocol.READY:
+                break
+            if kind == protocol.ERROR:
+                raise protocol.error_from(msg)
+            if kind == protocol.HOOKS:
+                run_runtime_hooks(init_pid)
+                parent.send(protocol.HOOKS_DONE)
+        start = _state.proc_start_time(init_pid)
+        if start is None:
+            raise PyruncError("container init exited during set-up")
+        return Spawned(init_pid, start)
+    except BaseException:
+        for p in (init_pid, pid):
+            if p:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        _reap(pid)
+        if init_pid:
+            _reap(init_pid)
+        raise
+    finally:
+        parent.close()
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def write_id_maps(pid, plan):
+    for name, data in (("uid_map", plan.uid_map), ("gid_map", plan.gid_map)):
+        if not data:
+            continue
+        path = f"/proc/{pid}/{name}"
+        try:
+            with open(path, "w") as f:
+                f.write(data)
+        except OSError as e:
+            raise PyruncError(f"writing {name}: {e.strerror.lower()}: {data.strip()!r}") from None

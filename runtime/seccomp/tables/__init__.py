@@ -1,0 +1,1 @@
+"""Syscall tables, one data module per architecture (generated)."""
