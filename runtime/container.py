@@ -158,19 +158,26 @@ class Container:
 
     def _release_init(self):
         """Open the exec fifo: the init, blocked opening it for writing, writes
-        one byte and goes on to exec the user's program."""
+        one byte, runs startContainer hooks and execs the user's program; its
+        write end closes on exec, which is when start may run poststart hooks."""
         fd = os.open(self.dir.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             p = select.poll()
             p.register(fd, select.POLLIN)
+            got = False
             while True:
                 if p.poll(100):
                     data = os.read(fd, 1)
                     if data:
-                        break
-                    raise PyruncError("container init exited before start")
+                        got = True
+                        continue
+                    if not got:
+                        raise PyruncError("container init exited before start")
+                    break  # end of file: exec happened (or the init died)
                 if not S.is_alive(self.pid, self.state["start_time"]):
-                    raise PyruncError("container init exited before start")
+                    if not got:
+                        raise PyruncError("container init exited before start")
+                    break
         finally:
             os.close(fd)
             os.unlink(self.dir.fifo)

@@ -43,7 +43,8 @@ class LaunchPlan:
     new_keyring = True
     preserve_fds = 0
     personality = None
-    fifo_fd = None
+    state_dir_fd = None
+    parent_fds = ()  # the parent's own fds (the state-dir lock): closed first in the child
     console_sock = None
     listener_sock = None
 
@@ -97,7 +98,7 @@ def plan_seccomp(plan, linux):
     sc = linux.get("seccomp")
     if not sc:
         return
-    from pyrunc.seccomp import compile_filter
+    from pyrunc.seccomp.compile import compile_filter
     plan.seccomp = compile_filter(sc)
     plan.seccomp_listener = sc.get("listenerPath") or None
 

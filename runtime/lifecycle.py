@@ -52,7 +52,11 @@ def create(root, container_id, opts, internal_console=False):
             listener_parent, plan.listener_sock = socket.socketpair(
                 socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         os.mkfifo(cdir.fifo, 0o622)
-        plan.fifo_fd = os.open(cdir.fifo, os.O_PATH | os.O_CLOEXEC)
+        # Writable by the container's user whatever the umask: the init opens
+        # it after taking the user's uid.
+        os.chmod(cdir.fifo, 0o622)
+        plan.parent_fds = (cdir.fd,)
+        plan.state_dir_fd = os.open(cdir.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         mgr.create()
         made_cgroup = True
         resources = linux.get("resources")
@@ -107,8 +111,8 @@ def create(root, container_id, opts, internal_console=False):
         for sock in (local_console, plan.console_sock, plan.listener_sock):
             if sock is not None:
                 sock.close()
-        if plan.fifo_fd is not None:
-            os.close(plan.fifo_fd)
+        if plan.state_dir_fd is not None:
+            os.close(plan.state_dir_fd)
 
 
 def _forward_listener(plan, sock, pid):
@@ -135,31 +139,41 @@ def run(root, container_id, opts):
     """create + start; in the foreground also wait, forward signals, relay the
     terminal and delete.  Returns the exit status to report."""
     from pyrunc.linux import prctl
-    if not opts.detach:
-        # The init is our grandchild; as subreaper we get it back when the
-        # bootstrap child exits, and can wait for its status.
-        prctl.set_child_subreaper()
-    container, master = create(root, container_id, opts, internal_console=not opts.detach)
-    try:
-        container.start()
-    except BaseException:
-        _remove(container)
-        raise
     if opts.detach:
+        container, _ = create(root, container_id, opts)
+        try:
+            container.start()
+        except BaseException:
+            _remove(container)
+            raise
         container.close()
         return 0
-    pid = container.pid
-    container.close()
+    # The init is our grandchild; as subreaper we get it back when the
+    # bootstrap child exits, and can wait for its status.
+    prctl.set_child_subreaper()
+    # Signals that arrive before the forwarding loop runs are held, not lost
+    # (and do not kill us while the container runs); the init unblocks them.
+    saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     try:
-        status = _wait(pid, master)
+        container, master = create(root, container_id, opts, internal_console=True)
+        try:
+            container.start()
+        except BaseException:
+            _remove(container)
+            raise
+        pid = container.pid
+        container.close()
+        try:
+            status = _wait(pid, master, saved_mask)
+        finally:
+            if not opts.keep:
+                try:
+                    Container.load(root, container_id).delete(force=True)
+                except PyruncError:
+                    pass
+        return status
     finally:
-        if not opts.keep:
-            try:
-                c = Container.load(root, container_id)
-                c.delete(force=True)
-            except PyruncError:
-                pass
-    return status
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
 
 
 def _remove(container):
@@ -169,7 +183,7 @@ def _remove(container):
         pass
 
 
-def _wait(pid, master):
+def _wait(pid, master, saved_mask):
     rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wfd)
     for sig in FORWARDED + (signal.SIGCHLD, signal.SIGWINCH):
@@ -177,6 +191,7 @@ def _wait(pid, master):
             signal.signal(sig, _noop)
         except (OSError, ValueError):
             pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
     relay = _TerminalRelay(master) if master is not None else None
     try:
         while True:

@@ -132,3 +132,9 @@ def main(argv=None):
             msg = f"{msg}: {e.filename}"
         log.error(msg.lower() if msg[:1].isupper() else msg)
         return 1
+    except Exception as e:  # noqa: BLE001 - a bug still reaches the user as one line
+        if log.debug_on:
+            import traceback
+            log.debug(traceback.format_exc().replace("\n", " | "))
+        log.error(f"internal error: {e.__class__.__name__}: {e}")
+        return 1

@@ -204,3 +204,12 @@ COMMANDS = {
     "check": Command("check", cmd_check, [], "[bundle]", "validate a bundle and list every problem",
                      0, 1),
 }
+
+
+def _register_more():
+    from pyrunc.cli import execute, ops
+    for extra in (ops.COMMANDS, execute.COMMANDS):
+        COMMANDS.update(extra)
+
+
+_register_more()

@@ -16,6 +16,11 @@ def bootstrap(plan, chan, run_init):
     """Runs in the forked child; never returns."""
     stage = "bootstrap"
     try:
+        # The state directory's flock lives on the open file description: a
+        # copy kept here (and in the init) would hold the lock until exec
+        # and block every later command on this container.
+        for fd in plan.parent_fds:
+            os.close(fd)
         # Before touching any namespace of the container: no other process there
         # may open /proc/<us>/exe or ptrace us (CVE-2019-5736).
         prctl.set_dumpable(False)

@@ -40,6 +40,7 @@ class InitContext:
         self.exe = None
         self.ready_sent = False
         self.console_master = None
+        self.fifo_write_fd = None
 
 
 def _die(signum, frame):
@@ -47,6 +48,8 @@ def _die(signum, frame):
 
 
 def stage_session(ctx):
+    # `run` blocks the signals it forwards while it creates; not ours to keep.
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
     os.setsid()
     for sig in _DEATH_SIGNALS:
         signal.signal(sig, _die)
@@ -185,14 +188,21 @@ def stage_ready(ctx):
 
 
 def stage_wait_start(ctx):
-    if ctx.plan.fifo_fd is None:
+    """Block until `start` opens the exec fifo for reading.
+
+    The fifo is opened relative to the state directory's fd, not through
+    /proc/self/fd: this process is non-dumpable, so after the uid change its
+    /proc/self/fd is no longer its own to read.  The write end stays open
+    (close-on-exec) so that `start` sees end-of-file exactly when the user's
+    program has been exec'd, and runs poststart hooks only then.
+    """
+    p = ctx.plan
+    if p.state_dir_fd is None:
         return
-    # Blocks until `start` opens the fifo for reading.  Reopened through /proc
-    # because the fifo's path (in the state directory) is outside our root.
-    fd = os.open(f"/proc/self/fd/{ctx.plan.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+    fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=p.state_dir_fd)
+    os.close(p.state_dir_fd)
     os.write(fd, b"0")
-    os.close(fd)
-    os.close(ctx.plan.fifo_fd)
+    ctx.fifo_write_fd = fd
 
 
 def stage_start_hooks(ctx):

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 
 import pytest
@@ -28,9 +29,12 @@ def rootfs(tmp_path_factory):
     """One busybox rootfs for the session, used read-only by every bundle."""
     if not os.path.exists("/bin/busybox"):
         pytest.skip("requires busybox-static (/bin/busybox)")
-    base = tmp_path_factory.mktemp("rootfs")
-    subprocess.run([os.path.join(ROOT, "bundles", "make-rootfs"), str(base)], check=True)
-    return str(base / "rootfs")
+    # Outside pytest's 0700 tmp tree: a user namespace's root must reach it.
+    base = tempfile.mkdtemp(prefix="pyrunc-rootfs-")
+    os.chmod(base, 0o755)
+    subprocess.run([os.path.join(ROOT, "bundles", "make-rootfs"), base], check=True)
+    yield os.path.join(base, "rootfs")
+    shutil.rmtree(base)
 
 
 def base_config(rootfs, cgroup):
@@ -70,8 +74,14 @@ class Runtime:
         return argv
 
     def __call__(self, *args, input=None, timeout=60, check=False, env=None, **kw):
-        p = subprocess.run(self.cmd(*args), input=input, capture_output=True, text=True,
-                           timeout=timeout, env=env, **kw)
+        # Files, not pipes: a detached container inherits pyrunc's stdio and
+        # would hold a pipe open (runc's contract is the same).
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            p = subprocess.run(self.cmd(*args), input=input, stdout=out, stderr=err, text=True,
+                               timeout=timeout, env=env, **kw)
+            out.seek(0)
+            err.seek(0)
+            p.stdout, p.stderr = out.read(), err.read()
         if check and p.returncode != 0:
             raise AssertionError(f"pyrunc {' '.join(map(str, args))} -> {p.returncode}: {p.stderr}")
         return p
@@ -150,4 +160,3 @@ def requires_root():
     return pytest.mark.skipif(os.geteuid() != 0, reason="requires root")
 
 
-__all__ = ["Runtime", "PYRUNC", "shutil"]

@@ -1,0 +1,3 @@
+"""exec and features."""
+
+COMMANDS = {}

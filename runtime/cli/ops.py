@@ -1,0 +1,3 @@
+"""Commands over a running container's cgroup: update, ps, events."""
+
+COMMANDS = {}
