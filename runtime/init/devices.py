@@ -10,7 +10,7 @@ mknodat(2) or, in a user namespace where mknod of devices is refused
 
 import os
 import stat
-from dataclasses import dataclass
+from pyrunc.oci.plain import Plain
 
 from pyrunc.errors import ConfigError
 from pyrunc.init.paths import clean, ensure_target, fd_path, mkdir_all
@@ -20,15 +20,11 @@ from pyrunc.oci.mounts import MS_BIND
 TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
-@dataclass
-class Device:
-    path: str
-    kind: int            # S_IFCHR, S_IFBLK or S_IFIFO
-    major: int
-    minor: int
-    mode: int            # permission bits
-    uid: int = 0
-    gid: int = 0
+class Device(Plain):
+    _fields = ('path', 'kind', 'major', 'minor', 'mode', 'uid', 'gid')
+    # kind: S_IFCHR, S_IFBLK or S_IFIFO
+    # mode: permission bits
+    _defaults = {'uid': 0, 'gid': 0}
 
 
 DEFAULT_DEVICES = [

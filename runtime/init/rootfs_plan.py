@@ -9,7 +9,7 @@ that build it (a tmpfs, one mount per hierarchy, links, a final remount).
 
 import os
 import stat
-from dataclasses import dataclass, field
+from pyrunc.oci.plain import Plain
 
 from pyrunc.errors import ConfigError
 from pyrunc.init.devices import Device, plan_devices
@@ -30,57 +30,39 @@ PROC_ALLOWED = {
 }
 
 
-@dataclass
-class MountStep:
+class MountStep(Plain):
     """One mount(2) onto ``destination`` (inside the root), then its remount,
     recursive attributes and propagation changes."""
-    destination: str
-    where: str                      # JSON path for messages, e.g. "mounts[3]"
-    source: str | None
-    fstype: str | None              # None for binds
-    flags: int
-    data: str = ""
-    is_dir: bool = True             # the destination to create: a directory or a file
-    remount: int | None = None      # binds: MS_BIND|MS_REMOUNT|flags after the bind
-    attr_set: int = 0               # mount_setattr(AT_RECURSIVE) of the r* options
-    attr_clr: int = 0
-    propagation: list = field(default_factory=list)
-    proc_ok: bool = False           # allowed onto /proc (a proc mount or a bind of one)
-    sys_fallback: bool = False      # sysfs refused (user ns without net ns): rbind /sys
-    bind_fallback: str | None = None  # cgroup2 refused: bind this host path instead
-    copyup: bool = False            # tmpcopyup: copy what the destination held into the tmpfs
+    _fields = ('destination', 'where', 'source', 'fstype', 'flags', 'data', 'is_dir', 'remount', 'attr_set', 'attr_clr', 'propagation', 'proc_ok', 'sys_fallback', 'bind_fallback', 'copyup')
+    # where: JSON path for messages, e.g. "mounts[3]"
+    # fstype: None for binds
+    # is_dir: the destination to create: a directory or a file
+    # remount: binds: MS_BIND|MS_REMOUNT|flags after the bind
+    # attr_set: mount_setattr(AT_RECURSIVE) of the r* options
+    # proc_ok: allowed onto /proc (a proc mount or a bind of one)
+    # sys_fallback: sysfs refused (user ns without net ns): rbind /sys
+    # bind_fallback: cgroup2 refused: bind this host path instead
+    # copyup: tmpcopyup: copy what the destination held into the tmpfs
+    _defaults = {'data': "", 'is_dir': True, 'remount': None, 'attr_set': 0, 'attr_clr': 0, 'propagation': list, 'proc_ok': False, 'sys_fallback': False, 'bind_fallback': None, 'copyup': False}
 
 
-@dataclass
-class LinkStep:
+class LinkStep(Plain):
     """symlink(target, path) inside the root; an existing entry is kept."""
-    target: str
-    path: str
-    where: str
+    _fields = ('target', 'path', 'where')
+    _defaults = {}
 
 
-@dataclass
-class RemountStep:
+class RemountStep(Plain):
     """A read-only (or other flag) remount of a mount made by earlier steps."""
-    destination: str
-    flags: int
-    where: str
+    _fields = ('destination', 'flags', 'where')
+    _defaults = {}
 
 
-@dataclass
-class RootfsPlan:
-    rootfs: str                     # absolute, symlink-free host path
-    readonly: bool = False
-    propagation: int = 0            # rootfsPropagation as MS_* flags, 0 when unset
-    no_pivot: bool = False
-    userns: bool = False
-    steps: list = field(default_factory=list)
-    setup_dev: bool = True
-    devices: list[Device] = field(default_factory=list)
-    dev_core: bool = False
-    late_remounts: list[RemountStep] = field(default_factory=list)
-    masked_paths: list[str] = field(default_factory=list)
-    readonly_paths: list[str] = field(default_factory=list)
+class RootfsPlan(Plain):
+    _fields = ('rootfs', 'readonly', 'propagation', 'no_pivot', 'userns', 'steps', 'setup_dev', 'devices', 'dev_core', 'late_remounts', 'masked_paths', 'readonly_paths')
+    # rootfs: absolute, symlink-free host path
+    # propagation: rootfsPropagation as MS_* flags, 0 when unset
+    _defaults = {'readonly': False, 'propagation': 0, 'no_pivot': False, 'userns': False, 'steps': list, 'setup_dev': True, 'devices': list, 'dev_core': False, 'late_remounts': list, 'masked_paths': list, 'readonly_paths': list}
 
 
 _filesystems = None

@@ -19,10 +19,11 @@ parent reports it and removes everything.
 import fcntl
 import os
 import signal
-import socket
 import struct
 
-from pyrunc import console, hooks, protocol
+import _socket  # the C module: socket.py's enum set-up is start-up time we don't need
+
+from pyrunc import hooks, protocol
 from pyrunc.init import identity, rootfs
 from pyrunc.linux import misc, prctl
 from pyrunc.linux import seccomp as seccomp_load
@@ -62,11 +63,11 @@ def stage_loopback(ctx):
 
 def loopback_up():
     # A new network namespace has only a down loopback; runc brings it up.
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
     try:
         ifr = struct.pack("16sH14s", b"lo", 0, b"")
-        flags = struct.unpack("16sH14s", fcntl.ioctl(s, 0x8913, ifr))[1]  # SIOCGIFFLAGS
-        fcntl.ioctl(s, 0x8914, struct.pack("16sH14s", b"lo", flags | 0x1, b""))  # SIOCSIFFLAGS, IFF_UP
+        flags = struct.unpack("16sH14s", fcntl.ioctl(s.fileno(), 0x8913, ifr))[1]  # SIOCGIFFLAGS
+        fcntl.ioctl(s.fileno(), 0x8914, struct.pack("16sH14s", b"lo", flags | 0x1, b""))  # IFF_UP
     finally:
         s.close()
 
@@ -95,6 +96,9 @@ def stage_console(ctx):
     p = ctx.plan
     if not p.process.terminal:
         return
+    # Imported by the planner before fork when a terminal is asked for
+    # (after pivot_root no module can be loaded from the host).
+    from pyrunc import console
     master, slave, path = console.open_pty(p.process.console_size)
     if p.mode == "create":
         rootfs.bind_console(path)
@@ -109,7 +113,7 @@ def stage_console(ctx):
 def stage_hostname(ctx):
     p = ctx.plan
     if p.hostname is not None:
-        socket.sethostname(p.hostname)
+        misc.sethostname(p.hostname)
     if p.domainname is not None:
         misc.setdomainname(p.domainname)
 
@@ -261,11 +265,20 @@ CREATE_STAGES = (
     ("exec", stage_exec),
 )
 
+def stage_exec_ready(ctx):
+    # The channel stays open (close-on-exec): the parent takes end of file as
+    # "exec'd", and a failure of the stages below still reaches it as data.
+    ctx.chan.send(protocol.READY)
+
+
 # `exec` into a running container: its namespaces already hold the rootfs.
+# setns(CLONE_NEWNS) already moved root and cwd to the container's root
+# (setns(2)); the chdir makes that explicit before anything opens a path.
 EXEC_STAGES = (
     ("session", stage_session),
     ("cwd", lambda ctx: os.chdir("/")),
     ("console", stage_console),
+    ("keyring", stage_keyring),
     ("limits", stage_limits),
     ("no_new_privs", stage_no_new_privs),
     ("seccomp", stage_seccomp_early),
@@ -273,7 +286,7 @@ EXEC_STAGES = (
     ("cwd", stage_cwd),
     ("exec", stage_executable),
     ("fds", stage_fds),
-    ("ready", stage_ready),
+    ("ready", stage_exec_ready),
     ("seccomp", stage_seccomp),
     ("exec", stage_exec),
 )

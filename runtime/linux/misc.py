@@ -6,8 +6,14 @@ import ctypes
 from pyrunc.linux._libc import (c_char_p, c_int, c_long, c_size_t, c_uint, c_ulong, check,
                                 func, syscall)
 
+_sethostname = func("sethostname", c_int, c_char_p, c_size_t)
 _setdomainname = func("setdomainname", c_int, c_char_p, c_size_t)
 _personality = func("personality", c_int, c_ulong)
+
+
+def sethostname(name):
+    b = name.encode()
+    check(_sethostname(b, len(b)), "sethostname")
 
 
 def setdomainname(name):

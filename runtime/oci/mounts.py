@@ -6,7 +6,7 @@ mount(2) flags, propagation changes, mount_setattr(2) attributes for the
 recursive ``r*`` options, and the filesystem data string.
 """
 
-from dataclasses import dataclass, field
+from pyrunc.oci.plain import Plain
 
 from pyrunc.errors import ConfigError
 
@@ -106,14 +106,9 @@ UNSUPPORTED = {
 }
 
 
-@dataclass
-class MountOptions:
-    flags: int = 0
-    propagation: list = field(default_factory=list)
-    attr_set: int = 0
-    attr_clr: int = 0
-    data: str = ""
-    extensions: set = field(default_factory=set)
+class MountOptions(Plain):
+    _fields = ('flags', 'propagation', 'attr_set', 'attr_clr', 'data', 'extensions')
+    _defaults = {'flags': 0, 'propagation': list, 'attr_set': 0, 'attr_clr': 0, 'data': "", 'extensions': set}
 
     @property
     def bind(self):

@@ -3,7 +3,7 @@
 Pure: computed in the parent before fork so that the child only executes.
 """
 
-from dataclasses import dataclass, field
+from pyrunc.oci.plain import Plain
 
 from pyrunc.errors import ConfigError
 
@@ -27,26 +27,13 @@ IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE
 CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 
 
-@dataclass
-class ProcessPlan:
-    args: list
-    env: list
-    cwd: str
-    uid: int = 0
-    gid: int = 0
-    additional_gids: list = field(default_factory=list)
-    umask: int | None = None
-    terminal: bool = False
-    console_size: tuple | None = None  # (height, width)
-    caps: dict | None = None           # set name -> mask; None: leave as they are
-    last_cap: int = 40                 # highest capability the host kernel knows
-    rlimits: list = field(default_factory=list)  # (resource, soft, hard)
-    no_new_privileges: bool = False
-    oom_score_adj: int | None = None
-    scheduler: dict | None = None
-    io_priority: tuple | None = None
-    apparmor: str = ""
-    selinux: str = ""
+class ProcessPlan(Plain):
+    _fields = ('args', 'env', 'cwd', 'uid', 'gid', 'additional_gids', 'umask', 'terminal', 'console_size', 'caps', 'last_cap', 'rlimits', 'no_new_privileges', 'oom_score_adj', 'scheduler', 'io_priority', 'apparmor', 'selinux')
+    # console_size: (height, width)
+    # caps: set name -> mask; None: leave as they are
+    # last_cap: highest capability the host kernel knows
+    # rlimits: (resource, soft, hard)
+    _defaults = {'uid': 0, 'gid': 0, 'additional_gids': list, 'umask': None, 'terminal': False, 'console_size': None, 'caps': None, 'last_cap': 40, 'rlimits': list, 'no_new_privileges': False, 'oom_score_adj': None, 'scheduler': None, 'io_priority': None, 'apparmor': "", 'selinux': ""}
 
 
 def cap_mask(names, where, cap_numbers, last_cap):

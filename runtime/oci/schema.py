@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_HERE = os.path.dirname(os.path.realpath(__file__))
 _GENERATED = os.path.join(_HERE, "schema_gen.py")
 _GENERATOR = os.path.join(_HERE, "schemagen.py")
 _MODULE = __name__.rpartition(".")[0] + ".schema_gen"

@@ -30,7 +30,7 @@ import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.realpath(__file__))
 DEFAULT_SPEC = os.path.normpath(os.path.join(HERE, os.pardir, os.pardir, "spec"))
 DEFAULT_OUT = os.path.join(HERE, "schema_gen.py")
 
