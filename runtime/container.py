@@ -247,6 +247,32 @@ class Container:
     def close(self):
         self.dir.close()
 
+    # -- cgroup operations: update, ps, events ---------------------------------
+
+    def update(self, resources):
+        """Apply RESOURCES (linux.resources holding only what changes) and record them
+        in the saved config, so that a later update or events starts from them."""
+        self._require("update")
+        self.cgroup().apply(resources, update=True)
+        linux = self.state.setdefault("config", {}).setdefault("linux", {})
+        saved = linux.get("resources") or {}
+        for section, fields in resources.items():
+            saved[section] = {**(saved.get(section) or {}), **fields}
+        linux["resources"] = saved
+        self.dir.write_state(self.state)
+
+    def ps(self):
+        """Host pids of every process in the container's cgroup."""
+        self._require("ps")
+        return self.cgroup().pids()
+
+    def events(self, interval=5.0, stats_only=False):
+        """The event stream (checked now, read lazily); close() the container first:
+        the stream needs no lock and must not hold off delete."""
+        self._require("events")
+        from pyrunc.cgroups import events
+        return events(self.cgroup(), self.id, interval, stats_only)
+
 
 def list_containers(root):
     out = []
