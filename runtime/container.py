@@ -5,14 +5,18 @@ status from the world, check it against the table in pyrunc.oci.state, act,
 save.  Nothing here prints; errors are raised as PyruncError.
 """
 
-import json
 import os
 import select
-import signal
 
 from pyrunc import OCI_VERSION, store
 from pyrunc.errors import ConfigError, ContainerNotRunning, InvalidState, PyruncError
 from pyrunc.oci import state as S
+
+
+# signal(7): these two numbers are the same on every Linux architecture; named
+# here so that the hot verbs need not import the signal module (and enum).
+SIGKILL = 9
+SIGTERM = 15
 
 
 class Options:
@@ -27,6 +31,7 @@ class Options:
     detach = False
     keep = False
     rootless = False
+    warn = None  # callable(message) for what runc only warns about
 
 
 def load_config(bundle):
@@ -38,6 +43,7 @@ def load_config(bundle):
         raise PyruncError(f"{path}: no such file or directory") from None
     except OSError as e:
         raise PyruncError(f"{path}: {e.strerror.lower()}") from None
+    import json
     try:
         config = json.loads(data)
     except ValueError as e:
@@ -191,7 +197,7 @@ class Container:
             except PyruncError:
                 # runtime-spec 1.3: a failing poststart hook is an error and the
                 # container is stopped.
-                self.kill(signal.SIGKILL, all=True)
+                self.kill(SIGKILL, all=True)
                 raise
 
     def kill(self, sig, all=False):
@@ -216,11 +222,11 @@ class Container:
     def _kill_everything(self):
         mgr = self.cgroup()
         try:
-            mgr.kill_all(signal.SIGKILL)
+            mgr.kill_all(SIGKILL)
         except (OSError, PyruncError):
             pass
         try:
-            os.kill(self.pid, signal.SIGKILL)
+            os.kill(self.pid, SIGKILL)
         except ProcessLookupError:
             pass
         wait_gone(self.pid)

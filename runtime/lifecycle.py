@@ -28,6 +28,9 @@ def create(root, container_id, opts, internal_console=False):
     linux = config.get("linux") or {}
     mgr = open_manager(linux.get("cgroupsPath"), container_id, rootless=opts.rootless)
     plan = plan_create(config, bundle, container_id, opts, mgr)
+    if plan.process.ignored_caps and opts.warn:
+        opts.warn("ignoring unknown or unavailable capabilities: "
+                  + ", ".join(plan.process.ignored_caps))
     terminal = plan.process.terminal
     if terminal and not opts.console_socket and not internal_console:
         raise PyruncError("cannot allocate tty if pyrunc will detach without setting console socket")

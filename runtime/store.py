@@ -1,6 +1,9 @@
 """The state directory: one directory per container under --root.
 
-<root>/<id>/state.json   written atomically (temp file + rename)
+<root>/<id>/state        written atomically (temp file + rename), in the
+                         interpreter's marshal format: private to pyrunc, and
+                         read on every command, where importing json (and so
+                         re and enum) would cost more than the rest of `start`
 <root>/<id>/exec.fifo    exists from create until start (runc's exec fifo model)
 Every command on an id holds flock on the container directory, so concurrent
 commands on one container cannot interleave their read-modify-write of state.
@@ -8,12 +11,12 @@ commands on one container cannot interleave their read-modify-write of state.
 
 import errno
 import fcntl
-import json
+import marshal
 import os
 
 from pyrunc.errors import ContainerExists, ContainerNotFound, PyruncError
 
-STATE_FILE = "state.json"
+STATE_FILE = "state"
 FIFO = "exec.fifo"
 
 
@@ -41,14 +44,14 @@ class ContainerDir:
     def read_state(self):
         try:
             with open(os.path.join(self.path, STATE_FILE), "rb") as f:
-                return json.loads(f.read())
+                return marshal.loads(f.read())
         except FileNotFoundError:
             # Created by a create still in progress, or left by a crash.
             return None
 
     def write_state(self, state):
         tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
-        data = json.dumps(state, separators=(",", ":")).encode()
+        data = marshal.dumps(state)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             os.write(fd, data)

@@ -1,8 +1,6 @@
 """One handler per verb: parse what argv gave, call the library once, print."""
 
-import json
 import os
-import signal
 import sys
 
 from pyrunc.cli.args import Command, Flag, UsageError
@@ -23,9 +21,10 @@ RUN_FLAGS = CREATE_FLAGS + [
 ]
 
 
-def _options(opts, global_opts):
+def _options(opts, global_opts, log=None):
     from pyrunc.container import Options
     o = Options()
+    o.warn = log.warning if log else None
     o.bundle = opts.bundle
     o.pid_file = opts.pid_file or None
     o.console_socket = opts.console_socket or None
@@ -53,14 +52,14 @@ def _bundle_and_id(opts, args):
 def cmd_create(g, opts, args, log):
     from pyrunc.lifecycle import create
     cid = _bundle_and_id(opts, args)
-    container, _ = create(g.root, cid, _options(opts, g))
+    container, _ = create(g.root, cid, _options(opts, g, log))
     container.close()
 
 
 def cmd_run(g, opts, args, log):
     from pyrunc.lifecycle import run
     cid = _bundle_and_id(opts, args)
-    return run(g.root, cid, _options(opts, g))
+    return run(g.root, cid, _options(opts, g, log))
 
 
 def cmd_start(g, opts, args, log):
@@ -79,6 +78,7 @@ def cmd_state(g, opts, args, log):
         st = c.oci_state()
     finally:
         c.close()
+    import json
     sys.stdout.write(json.dumps(st, indent="  ") + "\n")
 
 
@@ -88,6 +88,7 @@ def cmd_list(g, opts, args, log):
     if opts.quiet:
         sys.stdout.write("".join(s["id"] + "\n" for s in items))
     elif opts.format == "json":
+        import json
         sys.stdout.write(json.dumps(items or None) + "\n")
     elif opts.format == "table":
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
@@ -107,6 +108,7 @@ def parse_signal(text):
         if 0 < num < 65:
             return num
     else:
+        import signal
         name = text.upper()
         if not name.startswith("SIG"):
             name = "SIG" + name
@@ -119,7 +121,8 @@ def parse_signal(text):
 
 def cmd_kill(g, opts, args, log):
     from pyrunc.container import Container
-    sig = parse_signal(args[1]) if len(args) > 1 else signal.SIGTERM
+    from pyrunc.container import SIGTERM
+    sig = parse_signal(args[1]) if len(args) > 1 else SIGTERM
     c = Container.load(g.root, args[0])
     try:
         c.kill(sig, all=opts.all)
@@ -162,6 +165,7 @@ def cmd_spec(g, opts, args, log):
     path = os.path.join(opts.bundle, "config.json")
     if os.path.exists(path):
         raise PyruncError(f"{path}: file exists: remove it first")
+    import json
     spec = default_spec(rootless=opts.rootless, uid=os.getuid(), gid=os.getgid())
     with open(path, "x") as f:
         f.write(json.dumps(spec, indent="\t") + "\n")

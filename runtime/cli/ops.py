@@ -4,7 +4,6 @@ Imported by every pyrunc invocation (commands.py merges COMMANDS): module level 
 light, anything heavier loads inside the handler that needs it.
 """
 
-import json
 import sys
 
 from pyrunc.cli.args import Command, Flag, UsageError
@@ -76,6 +75,7 @@ def cmd_ps(g, opts, args, log):
     finally:
         c.close()
     if opts.format == "json":
+        import json
         sys.stdout.write(json.dumps(pids) + "\n")
         return
     sys.stdout.write(ps_table(pids, args[1:] or ["-ef"]))
@@ -142,6 +142,7 @@ def parse_duration(text, flag="interval"):
 
 
 def cmd_events(g, opts, args, log):
+    import json
     from pyrunc.container import Container
     interval = parse_duration(opts.interval)
     if interval <= 0 and not opts.stats:
@@ -172,3 +173,4 @@ COMMANDS = {
                       1, 1),
 }
 """Registered into pyrunc.cli.commands.COMMANDS."""
+

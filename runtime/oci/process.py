@@ -28,24 +28,26 @@ CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 
 
 class ProcessPlan(Plain):
-    _fields = ('args', 'env', 'cwd', 'uid', 'gid', 'additional_gids', 'umask', 'terminal', 'console_size', 'caps', 'last_cap', 'rlimits', 'no_new_privileges', 'oom_score_adj', 'scheduler', 'io_priority', 'apparmor', 'selinux')
+    _fields = ('args', 'env', 'cwd', 'uid', 'gid', 'additional_gids', 'umask', 'terminal', 'console_size', 'caps', 'last_cap', 'rlimits', 'no_new_privileges', 'oom_score_adj', 'scheduler', 'io_priority', 'apparmor', 'selinux', 'ignored_caps')
     # console_size: (height, width)
     # caps: set name -> mask; None: leave as they are
     # last_cap: highest capability the host kernel knows
     # rlimits: (resource, soft, hard)
-    _defaults = {'uid': 0, 'gid': 0, 'additional_gids': list, 'umask': None, 'terminal': False, 'console_size': None, 'caps': None, 'last_cap': 40, 'rlimits': list, 'no_new_privileges': False, 'oom_score_adj': None, 'scheduler': None, 'io_priority': None, 'apparmor': "", 'selinux': ""}
+    _defaults = {'uid': 0, 'gid': 0, 'additional_gids': list, 'umask': None, 'terminal': False, 'console_size': None, 'caps': None, 'last_cap': 40, 'rlimits': list, 'no_new_privileges': False, 'oom_score_adj': None, 'scheduler': None, 'io_priority': None, 'apparmor': "", 'selinux': "", 'ignored_caps': list}
 
 
-def cap_mask(names, where, cap_numbers, last_cap):
-    """Known names become bits; names the running kernel lacks are skipped
-    (runc warns and ignores them), unknown names are an error."""
+def cap_mask(names, cap_numbers, last_cap, ignored):
+    """Known names become bits.  Unknown names, and names the running kernel
+    lacks, are collected in `ignored` and skipped: runc warns and carries on
+    (and the spec says an unknown capability SHOULD NOT fail)."""
     mask = 0
-    for i, name in enumerate(names or ()):
+    for name in names or ():
         num = cap_numbers.get(name)
-        if num is None:
-            raise ConfigError(f"{where}[{i}]", f"unknown capability {name!r}")
-        if num <= last_cap:
-            mask |= 1 << num
+        if num is None or num > last_cap:
+            if name not in ignored:
+                ignored.append(name)
+            continue
+        mask |= 1 << num
     return mask
 
 
@@ -66,7 +68,7 @@ def plan_process(proc, where="process", cap_numbers=None, last_cap=40):
     plan.last_cap = last_cap
     caps = proc.get("capabilities")
     if caps is not None:
-        plan.caps = {s: cap_mask(caps.get(s), f"{where}.capabilities.{s}", cap_numbers, last_cap)
+        plan.caps = {s: cap_mask(caps.get(s), cap_numbers, last_cap, plan.ignored_caps)
                      for s in CAP_SETS}
     seen = set()
     for i, rl in enumerate(proc.get("rlimits") or ()):

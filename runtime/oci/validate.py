@@ -229,13 +229,6 @@ def rule_rlimits(config, ctx):
         seen.add(kind)
 
 
-def rule_capabilities(config, ctx):
-    for kind, names in (_process(config).get("capabilities") or {}).items():
-        for i, name in enumerate(names):
-            if name not in CAPABILITIES:
-                yield f"process.capabilities.{kind}[{i}]", f"unknown capability {_show(name)}"
-
-
 def rule_oom_score_adj(config, ctx):
     # proc(5): /proc/pid/oom_score_adj takes -1000 to 1000.
     adj = _process(config).get("oomScoreAdj")
@@ -430,6 +423,10 @@ def rule_intel_rdt(config, ctx):
     clos = (ctx.linux.get("intelRdt") or {}).get("closID")
     if clos is not None and (clos in ("", ".", "..") or "/" in clos):
         yield "linux.intelRdt.closID", f"{_show(clos)} is not a valid directory name"
+    # runtime.md: a property the runtime cannot apply MUST be an error; pyrunc
+    # has no resctrl support, so any intelRdt is refused before side effects.
+    if ctx.bundle is not None and ctx.linux.get("intelRdt") is not None:
+        yield "linux.intelRdt", "intel RDT is not supported by pyrunc on this host"
 
 
 def _valid_ifname(name):
@@ -477,7 +474,6 @@ RULES = (
     rule_process_cwd,
     rule_process_user,
     rule_rlimits,
-    rule_capabilities,
     rule_oom_score_adj,
     rule_io_priority,
     rule_scheduler,

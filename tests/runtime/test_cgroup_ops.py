@@ -62,8 +62,12 @@ def start(rt, args=THREE, resources=None, nprocs=3):
 
 
 def saved_resources(rt, cid):
-    with open(os.path.join(rt.root, cid, "state.json")) as f:
-        return json.load(f)["config"]["linux"]["resources"]
+    from pyrunc import store
+    d = store.open_dir(rt.root, cid, exclusive=False)
+    try:
+        return d.read_state()["config"]["linux"]["resources"]
+    finally:
+        d.close()
 
 
 def one_line_error(p):

@@ -106,3 +106,9 @@ def test_check_lists_every_problem(rt, tmp_path):
     good = rt.bundle(rt.config(["true"]))
     p = rt("check", good)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_intel_rdt_is_refused_on_this_host(rt):
+    cfg = rt.config(["true"])
+    cfg["linux"]["intelRdt"] = {"closID": "gold"}
+    create_fails(rt, cfg, "linux.intelRdt", "not supported")

@@ -112,3 +112,13 @@ def test_program_not_found_fails_create(rt):
     assert 'exec: "/nope"' in p.stderr and "no such file" in p.stderr
     p = rt.run(args=["nope-not-here"])
     assert p.returncode == 1 and "executable file not found in $PATH" in p.stderr
+
+
+def test_unknown_capability_is_a_warning(rt):
+    """runc warns and carries on; the spec says an unknown capability SHOULD NOT fail."""
+    cfg = rt.config(["cat", "/proc/self/status"])
+    cfg["process"]["capabilities"]["bounding"] = ["CAP_KILL", "CAP_FLY"]
+    p = rt.run(cfg)
+    assert p.returncode == 0, p.stderr
+    assert int(status_field(p.stdout, "CapBnd"), 16) == 1 << 5
+    assert "ignoring unknown or unavailable capabilities: CAP_FLY" in p.stderr

@@ -20,15 +20,17 @@ def test_caps_masks():
     assert p.caps["effective"] == 0
 
 
-def test_unknown_cap():
-    with pytest.raises(ConfigError, match=r"process.capabilities.bounding\[1\]: unknown capability 'CAP_NOPE'"):
-        plan({"capabilities": {"bounding": ["CAP_KILL", "CAP_NOPE"]}})
+def test_unknown_cap_is_skipped_and_reported():
+    p = plan({"capabilities": {"bounding": ["CAP_KILL", "CAP_NOPE"], "effective": ["CAP_NOPE"]}})
+    assert p.caps["bounding"] == 1 << 5
+    assert p.ignored_caps == ["CAP_NOPE"]
 
 
 def test_cap_newer_than_kernel_is_skipped():
     p = plan_process({"args": ["sh"], "capabilities": {"bounding": ["CAP_CHECKPOINT_RESTORE"]}},
                      "process", caps.NUMBERS, 39)
     assert p.caps["bounding"] == 0
+    assert p.ignored_caps == ["CAP_CHECKPOINT_RESTORE"]
 
 
 def test_rlimits():

@@ -32,5 +32,5 @@ def test_state_write_is_atomic(tmp_path):
     d = store.create(str(tmp_path), "x")
     d.write_state({"a": 1})
     d.write_state({"a": 2})
-    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["state.json"]
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["state"]
     d.remove()
