@@ -164,29 +164,30 @@ class Container:
 
     def _release_init(self):
         """Open the exec fifo: the init, blocked opening it for writing, writes
-        one byte, runs startContainer hooks and execs the user's program; its
-        write end closes on exec, which is when start may run poststart hooks."""
+        "0", runs startContainer hooks and execs the user's program; its write
+        end closes on exec, which is when start may run poststart hooks.  A
+        failing startContainer hook writes "E" and its message instead."""
         fd = os.open(self.dir.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        data = b""
         try:
             p = select.poll()
             p.register(fd, select.POLLIN)
-            got = False
             while True:
                 if p.poll(100):
-                    data = os.read(fd, 1)
-                    if data:
-                        got = True
+                    chunk = os.read(fd, 4096)
+                    if chunk:
+                        data += chunk
                         continue
-                    if not got:
-                        raise PyruncError("container init exited before start")
-                    break  # end of file: exec happened (or the init died)
+                    break  # end of file: exec happened, or the init died
                 if not S.is_alive(self.pid, self.state["start_time"]):
-                    if not got:
-                        raise PyruncError("container init exited before start")
                     break
         finally:
             os.close(fd)
             os.unlink(self.dir.fifo)
+        if not data:
+            raise PyruncError("container init exited before start")
+        if data[1:2] == b"E":
+            raise PyruncError(data[2:].decode(errors="replace"))
 
     def _poststart(self):
         hooks = (self.state.get("config") or {}).get("hooks") or {}

@@ -39,6 +39,7 @@ class LaunchPlan:
     has_runtime_hooks = False
     seccomp = None
     seccomp_listener = None
+    seccomp_metadata = ""
     loopback = False
     new_keyring = True
     preserve_fds = 0
@@ -101,6 +102,7 @@ def plan_seccomp(plan, linux):
     from pyrunc.seccomp.compile import compile_filter
     plan.seccomp = compile_filter(sc)
     plan.seccomp_listener = sc.get("listenerPath") or None
+    plan.seccomp_metadata = sc.get("listenerMetadata") or ""
 
 
 def plan_create(config, bundle, container_id, opts, cgroup_mgr):
@@ -171,12 +173,12 @@ def spawn(plan, cgroup_mgr, run_runtime_hooks=None, on_forked=None):
             parent.expect(protocol.USERNS)
             write_id_maps(pid, plan)
             parent.send(protocol.MAPPED)
-        init_pid = parent.expect(protocol.PID)["pid"]
+        init_pid, early = _await_pid(parent)
         _reap(pid)
         if on_forked:
             on_forked(init_pid)
         while True:
-            msg = parent.recv()
+            msg = early.pop(0) if early else parent.recv()
             if msg is None:
                 raise PyruncError("container init exited during set-up")
             kind = msg["kind"]
@@ -206,6 +208,22 @@ def spawn(plan, cgroup_mgr, run_runtime_hooks=None, on_forked=None):
         parent.close()
 
 
+def _await_pid(chan):
+    """The bootstrap's PID message, and whatever the init sent before it: both
+    write to the same pipe, and on a loaded machine the init can outrun its
+    parent."""
+    early = []
+    while True:
+        msg = chan.recv()
+        if msg is None:
+            raise PyruncError("container init exited during set-up")
+        if msg["kind"] == protocol.ERROR:
+            raise protocol.error_from(msg)
+        if msg["kind"] == protocol.PID:
+            return msg["pid"], early
+        early.append(msg)
+
+
 def _reap(pid):
     try:
         os.waitpid(pid, 0)
@@ -223,3 +241,114 @@ def write_id_maps(pid, plan):
                 f.write(data)
         except OSError as e:
             raise PyruncError(f"writing {name}: {e.strerror.lower()}: {data.strip()!r}") from None
+
+
+# -- exec: a new process in a running container --------------------------------
+
+def exec_namespaces(init_pid):
+    """(kind, path) for every namespace of the container's init that differs
+    from ours, user namespace first.  A namespace the container shares with
+    the host is left alone: setns(2) into one's own user namespace is EINVAL."""
+    join = []
+    for kind, (_flag, name) in _ns.NAMESPACES.items():
+        theirs = f"/proc/{init_pid}/ns/{name}"
+        try:
+            t = os.stat(theirs)
+            o = os.stat(f"/proc/self/ns/{name}")
+        except FileNotFoundError:
+            continue  # a namespace kind this kernel lacks
+        except ProcessLookupError:
+            raise PyruncError("container not running") from None
+        if (t.st_dev, t.st_ino) != (o.st_dev, o.st_ino):
+            join.append((kind, theirs))
+    join.sort(key=lambda j: j[0] != "user")
+    return join
+
+
+def plan_exec(config, state, init_pid, proc, preserve_fds=0):
+    """The plan for `exec`: join the init's namespaces, then run `proc` with
+    the container's seccomp filter."""
+    plan = LaunchPlan()
+    plan.mode = "exec"
+    plan.id = state["id"]
+    plan.bundle = state["bundle"]
+    plan.annotations = state.get("annotations") or {}
+    linux = config.get("linux") or {}
+    plan.join = exec_namespaces(init_pid)
+    plan_process_for(plan, proc)
+    plan_seccomp(plan, linux)
+    plan.preserve_fds = preserve_fds
+    return plan
+
+
+def spawn_exec(plan, cgroup_mgr, after_ready=None):
+    """Fork the bootstrap child, place it in the cgroup, and wait until the
+    process has exec'd; return its pid.
+
+    The upward pipe stays open past READY: its write end is close-on-exec, so
+    end of file there means execve succeeded, and a failure of the last stages
+    (seccomp, execve itself) still arrives as an ERROR.  after_ready(pid)
+    runs between the two: a seccomp listener must reach its agent before
+    execve, which the filter may already route to it.
+    """
+    from pyrunc.init.bootstrap import bootstrap
+    from pyrunc.init.stages import run_init
+
+    parent, child = protocol.pipes()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            parent.close()
+            bootstrap(plan, child, run_init)
+        finally:
+            os._exit(1)
+    child.close()
+    # The child's ends of the console and listener sockets: with our copies
+    # closed, a child that dies leaves end of file there, not a hang.
+    for sock in (plan.console_sock, plan.listener_sock):
+        if sock is not None:
+            sock.close()
+    init_pid = 0
+    try:
+        cgroup_mgr.add(pid)
+        parent.send(protocol.GO)
+        init_pid, early = _await_pid(parent)
+        _reap(pid)
+        msg = early.pop(0) if early else parent.recv()
+        if msg is None:
+            raise PyruncError("exec: the process exited during set-up")
+        if msg["kind"] == protocol.ERROR:
+            raise protocol.error_from(msg)
+        if msg["kind"] != protocol.READY:
+            raise PyruncError(f"protocol: unexpected {msg['kind']} during exec set-up")
+        if after_ready:
+            try:
+                after_ready(init_pid)
+            except BaseException:
+                # The child's own account of why, when it gave one.
+                _raise_child_error(early.pop(0) if early else parent.recv())
+                raise
+        msg = early.pop(0) if early else parent.recv()
+        if msg is not None:
+            if msg["kind"] == protocol.ERROR:
+                raise protocol.error_from(msg)
+            raise PyruncError(f"protocol: unexpected {msg['kind']} after ready")
+        return init_pid
+    except BaseException:
+        for p in (init_pid, pid):
+            if p:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        _reap(pid)
+        if init_pid:
+            _reap(init_pid)
+        raise
+    finally:
+        parent.close()
+
+
+def _raise_child_error(msg):
+    if msg is not None and msg["kind"] == protocol.ERROR:
+        raise protocol.error_from(msg)

@@ -123,8 +123,8 @@ def _forward_listener(plan, sock, pid):
     from pyrunc.seccomp.notify import send_listener
     fd = console.recv_master(sock)
     try:
-        send_listener(plan.seccomp_listener, fd, plan.hook_state(pid, S.CREATED),
-                      (plan.annotations or {}).get("", ""))
+        send_listener(plan.seccomp_listener, fd, plan.hook_state(pid, S.CREATING),
+                      plan.seccomp_metadata)
     finally:
         os.close(fd)
         sock.close()

@@ -97,7 +97,7 @@ def _rmdir(path):
     except FileNotFoundError:
         return True
     except OSError as e:
-        if e.errno == errno.EBUSY:
+        if e.errno in (errno.EBUSY, errno.ENOTEMPTY):
             return False
         raise CgroupError(f"cgroup: {path}: removing: {os.strerror(e.errno).lower()}",
                           path, e.errno) from None
@@ -105,15 +105,19 @@ def _rmdir(path):
 
 
 def remove_tree(leaf, created, timeout=3.0):
-    """Remove LEAF's sub-cgroups, then the directories in CREATED (deepest first).
+    """Remove LEAF's sub-cgroups and LEAF, then the parents in CREATED that are empty.
 
     A cgroup directory holding a task, even one that is exiting, is EBUSY; retry with
-    a growing delay while the tasks drain. Sub-cgroups of the leaf belong to the
-    container (it may have made them); directories above the leaf that were there
-    before create() are not ours and stay.
+    a growing delay while the tasks drain.  Sub-cgroups of the leaf belong to the
+    container (it may have made them).  A parent that create() made may since hold
+    other containers' cgroups: it is removed only if empty, and otherwise left to
+    whoever is last (directories that were there before create() are never touched).
     """
     deadline = time.monotonic() + timeout
     delay = 0.005
+    ordered = sorted(created, key=len, reverse=True)
+    own = [d for d in ordered if leaf and (d == leaf or d.startswith(leaf.rstrip("/") + "/"))]
+    parents = [d for d in ordered if d not in own]
     while True:
         pending = []
         if leaf and os.path.isdir(leaf):
@@ -122,17 +126,20 @@ def remove_tree(leaf, created, timeout=3.0):
                     if not _rmdir(os.path.join(dirpath, d)):
                         pending.append(os.path.join(dirpath, d))
         if not pending:
-            for d in sorted(created, key=len, reverse=True):
+            for d in own:
                 if not _rmdir(d):
                     pending.append(d)
                     break
         if not pending:
-            return
+            break
         if time.monotonic() >= deadline:
             raise CgroupError(f"cgroup: {pending[0]}: still busy after {timeout:g}s "
                               f"(processes remain)", pending[0], errno.EBUSY)
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
+    for d in parents:
+        if not _rmdir(d):
+            break  # another container's cgroup lives under it now
 
 
 def make_dirs(root, path):

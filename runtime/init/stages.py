@@ -156,7 +156,11 @@ def stage_no_new_privs(ctx):
 
 
 def stage_seccomp_early(ctx):
-    if ctx.plan.seccomp is not None and not ctx.plan.process.no_new_privileges:
+    # Without no_new_privs, loading needs CAP_SYS_ADMIN, so before identity.
+    # With a NOTIFY listener, before READY: create hands the listener fd to
+    # the agent at listenerPath before it returns.
+    f = ctx.plan.seccomp
+    if f is not None and (not ctx.plan.process.no_new_privileges or f.listener):
         _load_seccomp(ctx)
 
 
@@ -212,11 +216,19 @@ def stage_wait_start(ctx):
 def stage_start_hooks(ctx):
     h = ctx.plan.hooks
     if h and h.get("startContainer"):
-        hooks.run_hooks(h, "startContainer", ctx.plan.hook_state(os.getpid(), "created"))
+        try:
+            hooks.run_hooks(h, "startContainer", ctx.plan.hook_state(os.getpid(), "created"))
+        except hooks.HookError as e:
+            # runtime-spec: a failing startContainer hook is an error of
+            # `start`, which is still reading the exec fifo.
+            if ctx.fifo_write_fd is not None:
+                os.write(ctx.fifo_write_fd, b"E" + str(e).encode()[:4000])
+            raise
 
 
 def stage_seccomp(ctx):
-    if ctx.plan.seccomp is not None and ctx.plan.process.no_new_privileges:
+    f = ctx.plan.seccomp
+    if f is not None and ctx.plan.process.no_new_privileges and not f.listener:
         _load_seccomp(ctx)
 
 

@@ -20,7 +20,9 @@ from pyrunc.oci.defaults import default_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYRUNC = os.environ.get("PYRUNC", os.path.join(ROOT, "bin", "pyrunc"))
-CGROUP_PARENT = "/pyrunc-test"
+# One parent per xdist worker, so that one worker's clean-up never races
+# another's containers.
+CGROUP_PARENT = "/pyrunc-test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 CGROUP_MOUNT = "/sys/fs/cgroup"
 
 

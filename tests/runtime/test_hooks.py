@@ -116,3 +116,17 @@ def test_missing_hook_binary(rt):
     p = rt.run(cfg)
     assert p.returncode == 1 and "/nonexistent/hook" in p.stderr
     assert not os.path.isdir(rt.root) or os.listdir(rt.root) == []
+
+
+def test_start_container_hook_failure_fails_start(rt, tmp_path):
+    h = hook_script(tmp_path, "bad.sh", "echo nope >&2; exit 2\n")
+    cfg = rt.config(["true"])
+    cfg["hooks"] = {"startContainer": [{"path": h}]}
+    cfg["mounts"].append({"destination": str(tmp_path), "type": "bind", "source": str(tmp_path),
+                          "options": ["rbind"]})
+    b = rt.bundle(cfg)
+    cid = rt.new_id()
+    rt("create", "--bundle", b, cid, check=True)
+    p = rt("start", cid)
+    assert p.returncode == 1
+    assert "startContainer hook #0" in p.stderr and "exit status 2" in p.stderr
