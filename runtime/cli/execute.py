@@ -1,6 +1,5 @@
 """exec and features."""
 
-import json
 import sys
 
 from pyrunc.cli.args import Command, Flag, UsageError
@@ -77,6 +76,7 @@ def _exec(g, opts, args, log):
 
 def cmd_features(g, opts, args, log):
     from pyrunc.features import features
+    import json
     sys.stdout.write(json.dumps(features(), indent="    ") + "\n")
 
 
