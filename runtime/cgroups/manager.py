@@ -97,7 +97,7 @@ def _rmdir(path):
     except FileNotFoundError:
         return True
     except OSError as e:
-        if e.errno in (errno.EBUSY, errno.ENOTEMPTY):
+        if e.errno == errno.EBUSY:
             return False
         raise CgroupError(f"cgroup: {path}: removing: {os.strerror(e.errno).lower()}",
                           path, e.errno) from None
@@ -138,8 +138,11 @@ def remove_tree(leaf, created, timeout=3.0):
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
     for d in parents:
-        if not _rmdir(d):
-            break  # another container's cgroup lives under it now
+        try:
+            if not _rmdir(d):
+                break  # another container's cgroup lives under it now
+        except CgroupError:
+            break
 
 
 def make_dirs(root, path):
