@@ -216,6 +216,23 @@ def test_destroy_removes_what_it_created_and_keeps_a_preexisting_parent(cgname, 
     assert saved.created == []
 
 
+def test_a_parent_shared_with_another_container_outlives_its_creator(cgname):
+    """Two containers under a parent the first one's create made: deleting the
+    first leaves the parent (the second lives there), deleting the second removes it."""
+    first = open_manager(cgname + "/shared/a", "a")
+    first.create()
+    second = open_manager(cgname + "/shared/b", "b")
+    second.create()
+    assert f"{CG}/pids{cgname}/shared" in first.created
+    assert f"{CG}/pids{cgname}/shared" not in second.created
+    first.destroy()
+    assert not os.path.exists(f"{CG}/pids{cgname}/shared/a")
+    assert os.path.isdir(f"{CG}/pids{cgname}/shared/b")
+    second.destroy()
+    assert os.path.isdir(f"{CG}/pids{cgname}/shared")  # made by the first: not the second's to remove
+    os.rmdir(f"{CG}/pids{cgname}/shared")
+
+
 def test_destroy_with_a_live_process_fails_clearly(cgname, spawn):
     mgr = open_manager(cgname + "/c", "c")
     mgr.create()
