@@ -11,11 +11,15 @@ import os
 from .. import paths as P
 from ..files import CgroupError, not_available
 from ..manager import CgroupMount, Manager, add_pid, make_dirs, remove_tree, rollback, tree_pids
-from . import blkio, cpu, cpuacct, cpuset, devices, freezer, hugetlb, memory, network, pids, rdma
+# The controller modules load on first use: delete, kill, pause and state need
+# none of them, and importing all eleven costs more than the rest of `delete`.
 
-# (hierarchy, is it set?, apply, field named when the hierarchy is missing), in the
-# order runc applies them; cpuset first so later writes see the final placement.
-_CONTROLLERS = (
+
+def _controllers():
+    """(hierarchy, is it set?, apply, field named when the hierarchy is missing), in
+    the order runc applies them; cpuset first so later writes see the final placement."""
+    from . import blkio, cpu, cpuset, hugetlb, memory, network, pids, rdma
+    return (
     ("cpuset", cpuset.is_set, cpuset.apply, "cpu.cpus"),
     ("memory", memory.is_set, memory.apply, "memory"),
     ("cpu", cpu.is_set, cpu.apply, "cpu"),
@@ -25,10 +29,13 @@ _CONTROLLERS = (
     ("net_cls", network.classid_set, network.apply_classid, "network.classID"),
     ("net_prio", network.priorities_set, network.apply_priorities, "network.priorities"),
     ("rdma", rdma.is_set, rdma.apply, "rdma"),
-)
+    )
 
-_STATS = (("cpu", cpu.stats), ("cpuacct", cpuacct.stats), ("memory", memory.stats),
-          ("pids", pids.stats), ("blkio", blkio.stats), ("hugetlb", hugetlb.stats))
+
+def _stats():
+    from . import blkio, cpu, cpuacct, hugetlb, memory, pids
+    return (("cpu", cpu.stats), ("cpuacct", cpuacct.stats), ("memory", memory.stats),
+            ("pids", pids.stats), ("blkio", blkio.stats), ("hugetlb", hugetlb.stats))
 
 _PERMISSION = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -116,6 +123,7 @@ class V1Manager(Manager):
                     raise
                 made_now.extend(made)
                 if key == "cpuset" or "cpuset" in self.controllers.get(self.mountpoints[key], ()):
+                    from . import cpuset
                     cpuset.inherit(self.mountpoints[key], path)
         except BaseException:
             rollback(made_now)
@@ -141,7 +149,7 @@ class V1Manager(Manager):
         if res.get("unified"):
             raise CgroupError("cgroup: linux.resources.unified: set, but this host uses "
                               "cgroup v1 (unified keys need cgroup v2)")
-        for key, is_set, apply, field in _CONTROLLERS:
+        for key, is_set, apply, field in _controllers():
             if not is_set(res):
                 continue
             path = self.paths.get(key)
@@ -151,6 +159,7 @@ class V1Manager(Manager):
         # Device rules are the container's boundary to host devices: always applied at
         # create (absent means "deny all but the defaults"), never touched by update.
         if not update and "devices" in self.paths and not self.rootless:
+            from . import devices
             devices.apply(self.paths["devices"], res.get("devices"))
 
     def can_freeze(self):
@@ -162,12 +171,15 @@ class V1Manager(Manager):
         return self.paths["freezer"]
 
     def freeze(self):
+        from . import freezer
         freezer.freeze(self._freezer())
 
     def thaw(self):
+        from . import freezer
         freezer.thaw(self._freezer())
 
     def frozen(self):
+        from . import freezer
         return "freezer" in self.paths and freezer.frozen(self.paths["freezer"])
 
     def _pid_path(self):
@@ -187,7 +199,7 @@ class V1Manager(Manager):
                 "memory": {"usage": {"limit": 0, "failcnt": 0}, "swap": {"limit": 0, "failcnt": 0},
                            "kernel": {"limit": 0, "failcnt": 0}, "kernelTCP": {"limit": 0, "failcnt": 0}},
                 "pids": {}, "blkio": {}, "hugetlb": {}, "intel_rdt": {}}
-        for key, fn in _STATS:
+        for key, fn in _stats():
             if key in self.paths:
                 fn(self.paths[key], data)
         return data

@@ -9,14 +9,14 @@ cgroup.kill and cgroup.events are part of the core and always present (5.2+, 5.1
 import errno
 import os
 import select
-import signal
 import time
 
 from .. import files, paths as P
 from ..files import CgroupError, not_available
-from ..manager import CgroupMount, Manager, add_pid, make_dirs, remove_tree, rollback, tree_pids
+from ..manager import SIGKILL, CgroupMount, Manager, add_pid, make_dirs, remove_tree, rollback, tree_pids
 from ..v1 import rdma
 from . import cpu, cpuset, devices, hugetlb, io, memory, pids, unified
+
 
 _CONTROLLERS = (
     ("cpuset", cpuset.is_set, cpuset.apply, "cpu.cpus"),
@@ -145,7 +145,7 @@ class V2Manager(Manager):
 
     def kill_all(self, sig):
         # cgroup.kill (5.14+) kills every task atomically, forks included: no freeze needed.
-        if sig == signal.SIGKILL and files.exists(self.path, "cgroup.kill"):
+        if sig == SIGKILL and files.exists(self.path, "cgroup.kill"):
             files.write(self.path, "cgroup.kill", 1)
             return
         super().kill_all(sig)
