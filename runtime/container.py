@@ -43,9 +43,9 @@ def load_config(bundle):
         raise PyruncError(f"{path}: no such file or directory") from None
     except OSError as e:
         raise PyruncError(f"{path}: {e.strerror.lower()}") from None
-    import json
+    from pyrunc.oci.jsonload import loads
     try:
-        config = json.loads(data)
+        config = loads(data)
     except ValueError as e:
         raise ConfigError("", f"invalid json: {e}") from None
     if not isinstance(config, dict):

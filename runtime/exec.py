@@ -8,11 +8,11 @@ spawn_exec), the child side in pyrunc.init.stages.EXEC_STAGES.
 """
 
 import copy
-import json
 import os
-import signal
+import _signal as signal  # the C module: signal.py's enums would import enum on every create
 
 from pyrunc.errors import ConfigError, InvalidState, PyruncError
+from pyrunc.oci import jsonload
 from pyrunc.oci import state as S
 
 
@@ -42,7 +42,7 @@ class ExecOptions:
 def load_process_file(path):
     try:
         with open(path, "rb") as f:
-            proc = json.loads(f.read())
+            proc = jsonload.loads(f.read())
     except OSError as e:
         raise PyruncError(f"{path}: {e.strerror.lower()}") from None
     except ValueError as e:

@@ -5,10 +5,9 @@ namespace) and by the container's init (createContainer, startContainer:
 container namespaces), so it depends only on modules imported before fork.
 """
 
-import json
 import os
 import select
-import signal
+import _signal as signal  # the C module: signal.py's enums would import enum on every create
 
 from pyrunc.errors import PyruncError
 from pyrunc.linux import misc
@@ -25,6 +24,9 @@ def run_hook(hook, state, index, kind):
     args = hook.get("args") or [path]
     env = hook.get("env") or []
     timeout = hook.get("timeout")
+    # Loaded before fork by the planner when the config has hooks (the
+    # container's init runs some after pivot_root, where nothing can be imported).
+    import json
     data = json.dumps(state, separators=(",", ":")).encode()
     in_r, in_w = os.pipe2(os.O_CLOEXEC)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)

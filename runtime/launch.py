@@ -7,7 +7,7 @@ removes what it made, then raises one error.
 """
 
 import os
-import signal
+import _signal as signal  # the C module: signal.py's enums would import enum on every create
 
 from pyrunc import OCI_VERSION, protocol
 from pyrunc.errors import ConfigError, PyruncError
@@ -118,6 +118,8 @@ def plan_create(config, bundle, container_id, opts, cgroup_mgr):
     plan.domainname = config.get("domainname")
     plan.sysctl = linux.get("sysctl") or {}
     plan.hooks = config.get("hooks") or None
+    if plan.hooks:
+        import json  # noqa: F401 - hooks.run_hook needs it in the init, after pivot_root
     plan.has_runtime_hooks = bool(plan.hooks and (plan.hooks.get("prestart")
                                                   or plan.hooks.get("createRuntime")))
     pers = linux.get("personality")

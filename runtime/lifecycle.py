@@ -2,7 +2,7 @@
 
 import os
 import select
-import signal
+import _signal as signal  # the C module: signal.py's enums would import enum on every create
 
 from pyrunc import OCI_VERSION, store
 from pyrunc.container import Container, load_config, validate_config, wait_gone
@@ -11,7 +11,7 @@ from pyrunc.oci import state as S
 
 # Signals `run` forwards to the container's process (all but the ones that
 # cannot be caught or that concern the runtime's own job control).
-FORWARDED = tuple(s for s in signal.Signals
+FORWARDED = tuple(s for s in range(1, 32)
                   if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGWINCH,
                                signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU))
 

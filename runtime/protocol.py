@@ -1,7 +1,9 @@
 """The written protocol between the runtime (parent) and the container's processes.
 
-Both ends import this module.  Two pipes carry one JSON object per line: one
-from the parent down, one from the children up.  The children are the
+Both ends import this module.  Two pipes carry messages, one from the parent
+down, one from the children up; each is a dict in the interpreter's marshal
+format behind a 4-byte length (both ends are the same interpreter: the
+children are forks of the parent).  The children are the
 bootstrap process (joins and creates namespaces; its fork is the one that
 enters a new pid namespace) and the init (pid 1 of the container until it
 execs the user's program)::
@@ -21,15 +23,16 @@ execs the user's program)::
                                                                    hooks, pivot_root,
                                                                    identity, ...
                     <------------------------------------------- READY
-    write state.json; exit                                         wait on exec fifo
+    write the state; exit                                          wait on exec fifo
 
 At any step a child may send ERROR {stage, errno, message, path} and exit; the
 parent raises it as one SetupError.  End of file on the upward pipe before
 READY means a child died without a word.
 """
 
-import json
+import marshal
 import os
+import struct
 
 from pyrunc.errors import SetupError
 
@@ -53,20 +56,29 @@ class Channel:
 
     def send(self, kind, **data):
         data["kind"] = kind
-        line = json.dumps(data, separators=(",", ":")).encode() + b"\n"
-        while line:
-            n = os.write(self.wfd, line)
-            line = line[n:]
+        body = marshal.dumps(data)
+        out = struct.pack("=I", len(body)) + body
+        while out:
+            n = os.write(self.wfd, out)
+            out = out[n:]
+
+    def _fill(self, size):
+        while len(self._buf) < size:
+            chunk = os.read(self.rfd, 65536)
+            if not chunk:
+                return False
+            self._buf += chunk
+        return True
 
     def recv(self):
         """Return the next message dict, or None at end of file."""
-        while b"\n" not in self._buf:
-            chunk = os.read(self.rfd, 65536)
-            if not chunk:
-                return None
-            self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
-        return json.loads(line)
+        if not self._fill(4):
+            return None
+        size = struct.unpack("=I", self._buf[:4])[0]
+        if not self._fill(4 + size):
+            return None
+        body, self._buf = self._buf[4:4 + size], self._buf[4 + size:]
+        return marshal.loads(body)
 
     def expect(self, kind):
         """Receive one message of the given kind; raise the child's error otherwise."""

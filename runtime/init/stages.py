@@ -18,7 +18,7 @@ parent reports it and removes everything.
 
 import fcntl
 import os
-import signal
+import _signal as signal  # the C module: signal.py's enums would import enum on every create
 import struct
 
 import _socket  # the C module: socket.py's enum set-up is start-up time we don't need
