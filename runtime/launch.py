@@ -196,15 +196,7 @@ def spawn(plan, cgroup_mgr, run_runtime_hooks=None, on_forked=None):
             raise PyruncError("container init exited during set-up")
         return Spawned(init_pid, start)
     except BaseException:
-        for p in (init_pid, pid):
-            if p:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        _reap(pid)
-        if init_pid:
-            _reap(init_pid)
+        _kill_started(pid, init_pid)
         raise
     finally:
         parent.close()
@@ -224,6 +216,19 @@ def _await_pid(chan):
         if msg["kind"] == protocol.PID:
             return msg["pid"], early
         early.append(msg)
+
+
+def _kill_started(bootstrap_pid, init_pid):
+    """Undo a spawn that failed: kill what was started and reap what is ours."""
+    for p in (init_pid, bootstrap_pid):
+        if p:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    _reap(bootstrap_pid)
+    if init_pid:
+        _reap(init_pid)
 
 
 def _reap(pid):
@@ -337,15 +342,7 @@ def spawn_exec(plan, cgroup_mgr, after_ready=None):
             raise PyruncError(f"protocol: unexpected {msg['kind']} after ready")
         return init_pid
     except BaseException:
-        for p in (init_pid, pid):
-            if p:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        _reap(pid)
-        if init_pid:
-            _reap(init_pid)
+        _kill_started(pid, init_pid)
         raise
     finally:
         parent.close()

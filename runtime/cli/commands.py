@@ -62,15 +62,6 @@ def cmd_run(g, opts, args, log):
     return run(g.root, cid, _options(opts, g, log))
 
 
-def cmd_start(g, opts, args, log):
-    from pyrunc.container import Container
-    c = Container.load(g.root, args[0])
-    try:
-        c.start()
-    finally:
-        c.close()
-
-
 def cmd_state(g, opts, args, log):
     from pyrunc.container import Container
     c = Container.load(g.root, args[0], exclusive=False)
@@ -142,22 +133,21 @@ def cmd_delete(g, opts, args, log):
         c.delete(force=opts.force, warn=log.warning)
 
 
-def cmd_pause(g, opts, args, log):
-    from pyrunc.container import Container
-    c = Container.load(g.root, args[0])
-    try:
-        c.pause()
-    finally:
-        c.close()
+def _on_container(verb):
+    """A handler that loads the container named by the first argument and calls
+    one of its verbs (start, pause, resume: no options, no output)."""
+    def handler(g, opts, args, log):
+        from pyrunc.container import Container
+        c = Container.load(g.root, args[0])
+        try:
+            getattr(c, verb)()
+        finally:
+            c.close()
+    return handler
 
 
-def cmd_resume(g, opts, args, log):
-    from pyrunc.container import Container
-    c = Container.load(g.root, args[0])
-    try:
-        c.resume()
-    finally:
-        c.close()
+cmd_pause = _on_container("pause")
+cmd_resume = _on_container("resume")
 
 
 def cmd_spec(g, opts, args, log):
@@ -187,7 +177,8 @@ def cmd_check(g, opts, args, log):
 COMMANDS = {
     "create": Command("create", cmd_create, CREATE_FLAGS, "<container-id>", "create a container",
                       1, 1),
-    "start": Command("start", cmd_start, [], "<container-id>", "start a created container", 1, 1),
+    "start": Command("start", _on_container("start"), [], "<container-id>",
+                     "start a created container", 1, 1),
     "run": Command("run", cmd_run, RUN_FLAGS, "<container-id>", "create and start a container",
                    1, 1),
     "state": Command("state", cmd_state, [], "<container-id>", "output the state of a container",
