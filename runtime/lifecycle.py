@@ -96,7 +96,8 @@ def create(root, container_id, opts, internal_console=False):
         if opts.pid_file:
             write_pid_file(opts.pid_file, init.pid)
         return Container(cdir, state), master
-    except BaseException:
+    except BaseException as e:
+        _after_failed_hook(plan, e, opts)
         if init is not None:
             try:
                 os.kill(init.pid, signal.SIGKILL)
@@ -116,6 +117,21 @@ def create(root, container_id, opts, internal_console=False):
                 sock.close()
         if plan.state_dir_fd is not None:
             os.close(plan.state_dir_fd)
+
+
+def _after_failed_hook(plan, error, opts):
+    """runtime-spec: when a prestart, createRuntime or createContainer hook
+    fails, the runtime stops the container and goes on with delete, which runs
+    the poststop hooks (their own failures only warn)."""
+    from pyrunc.errors import SetupError
+    hooks = plan.hooks or {}
+    if not hooks.get("poststop"):
+        return
+    failed_hook = (type(error).__name__ == "HookError"
+                   or (isinstance(error, SetupError) and error.stage.endswith(" hooks")))
+    if failed_hook:
+        from pyrunc.hooks import run_hooks
+        run_hooks(hooks, "poststop", plan.hook_state(0, S.STOPPED), warn_only=True, warn=opts.warn)
 
 
 def _forward_listener(plan, sock, pid):

@@ -30,7 +30,8 @@ from pyrunc.linux.openat2 import O_DIRECTORY, O_PATH
 from pyrunc.oci.mounts import (MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
                                MOUNT_ATTR_RDONLY, MS_BIND, MS_MOVE, MS_NOATIME, MS_NODEV,
                                MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
-                               MS_REC, MS_RELATIME, MS_REMOUNT, MS_SLAVE, MS_STRICTATIME)
+                               MS_REC, MS_RELATIME, MS_REMOUNT, MS_SLAVE, MS_STRICTATIME,
+                               MS_UNBINDABLE)
 
 __all__ = ["RootfsPlan", "plan_rootfs", "prepare_rootfs", "pivot_rootfs", "finalize_rootfs",
            "bind_console"]
@@ -220,7 +221,12 @@ def prepare_rootfs(plan):
     try:
         # rslave by default: host mounts still reach the container, but
         # nothing the container mounts propagates back to the host.
-        mount(None, "/", None, plan.propagation or (MS_SLAVE | MS_REC))
+        # An unbindable "/" would refuse the bind of the rootfs below (EINVAL):
+        # until finalize_rootfs applies it after pivot, stay slave.
+        early = plan.propagation
+        if not early or early & MS_UNBINDABLE:
+            early = MS_SLAVE | MS_REC
+        mount(None, "/", None, early)
         _parent_private(plan.rootfs)
         # pivot_root needs new_root to be a mount point.
         mount(plan.rootfs, plan.rootfs, None, MS_BIND | MS_REC)

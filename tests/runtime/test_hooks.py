@@ -130,3 +130,17 @@ def test_start_container_hook_failure_fails_start(rt, tmp_path):
     p = rt("start", cid)
     assert p.returncode == 1
     assert "startContainer hook #0" in p.stderr and "exit status 2" in p.stderr
+
+
+def test_failing_prestart_hook_still_runs_poststop(rt, tmp_path):
+    mark = tmp_path / "poststop-ran"
+    bad = hook_script(tmp_path, "bad.sh", "exit 1\n")
+    post = hook_script(tmp_path, "post.sh", f"cat > {mark}\n")
+    cfg = rt.config(["true"])
+    cfg["hooks"] = {"prestart": [{"path": bad}], "poststop": [{"path": post}]}
+    b = rt.bundle(cfg)
+    cid = rt.new_id()
+    p = rt("create", "--bundle", b, cid)
+    assert p.returncode == 1 and "prestart hook #0" in p.stderr
+    assert json.loads(mark.read_text())["status"] == "stopped"
+    assert not os.path.isdir(rt.root) or os.listdir(rt.root) == []

@@ -85,3 +85,17 @@ def test_time_namespace_offsets(rt):
     p = rt.run(cfg)
     assert p.returncode == 0, p.stderr
     assert float(p.stdout.split()[0]) > 86400 * 365
+
+
+@pytest.mark.parametrize("prop,tag", [("unbindable", "unbindable"), ("rprivate", None),
+                                      ("rshared", "shared:")])
+def test_rootfs_propagation(rt, prop, tag):
+    cfg = rt.config(["awk", "$5 == \"/\"", "/proc/self/mountinfo"])
+    cfg["linux"]["rootfsPropagation"] = prop
+    p = rt.run(cfg)
+    assert p.returncode == 0, p.stderr
+    fields = p.stdout.split(" - ")[0].split()[6:]
+    if tag is None:
+        assert not any(f.startswith(("shared:", "master:")) or f == "unbindable" for f in fields), fields
+    else:
+        assert any(f.startswith(tag) for f in fields), fields
