@@ -60,9 +60,9 @@ def validate_config(config, bundle):
 
 def wait_gone(pid, timeout=10.0):
     """Wait for a process that need not be our child to exit."""
-    from pyrunc.linux import misc
+    from pyrunc.linux import fds
     try:
-        fd = misc.pidfd_open(pid)
+        fd = fds.pidfd_open(pid)
     except OSError:
         return True
     try:

@@ -10,7 +10,7 @@ import select
 import _signal as signal  # the C module: signal.py's enums would import enum on every create
 
 from pyrunc.errors import PyruncError
-from pyrunc.linux import misc
+from pyrunc.linux import fds
 
 ORDER = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
@@ -61,7 +61,7 @@ def run_hook(hook, state, index, kind):
 
 def _collect(pid, fd, timeout):
     """Read the hook's output until it exits; None (after killing it) on timeout."""
-    pidfd = misc.pidfd_open(pid)
+    pidfd = fds.pidfd_open(pid)
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     poller.register(pidfd, select.POLLIN)

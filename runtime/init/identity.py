@@ -9,7 +9,7 @@ import resource
 
 from pyrunc.errors import SetupError
 from pyrunc.linux import caps as _caps
-from pyrunc.linux import misc, prctl
+from pyrunc.linux import prctl, sched
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -23,9 +23,9 @@ def apply_limits(plan):
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(plan.oom_score_adj))
     if plan.scheduler:
-        misc.sched_setattr(**plan.scheduler)
+        sched.sched_setattr(**plan.scheduler)
     if plan.io_priority:
-        misc.ioprio_set(*plan.io_priority)
+        sched.ioprio_set(*plan.io_priority)
 
 
 def _rlim(v):

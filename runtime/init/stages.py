@@ -25,7 +25,7 @@ import _socket  # the C module: socket.py's enum set-up is start-up time we don'
 
 from pyrunc import hooks, protocol
 from pyrunc.init import identity, rootfs
-from pyrunc.linux import misc, prctl
+from pyrunc.linux import fds, keyring, prctl, sched, uts
 from pyrunc.linux import seccomp as seccomp_load
 
 # Signals a created (not yet started) init dies of.  pid 1 of a namespace only
@@ -113,9 +113,9 @@ def stage_console(ctx):
 def stage_hostname(ctx):
     p = ctx.plan
     if p.hostname is not None:
-        misc.sethostname(p.hostname)
+        uts.sethostname(p.hostname)
     if p.domainname is not None:
-        misc.setdomainname(p.domainname)
+        uts.setdomainname(p.domainname)
 
 
 def stage_sysctl(ctx):
@@ -135,9 +135,9 @@ def stage_finalize_rootfs(ctx):
 def stage_keyring(ctx):
     if ctx.plan.new_keyring:
         try:
-            serial = misc.join_session_keyring("_ses." + ctx.plan.id)
+            serial = keyring.join_session_keyring("_ses." + ctx.plan.id)
             # possessor: all; user: view/read/write/search/link/setattr (as runc)
-            misc.keyring_setperm(serial, 0x3F1F0000 | 0x003F0000)
+            keyring.setperm(serial, 0x3F1F0000 | 0x003F0000)
         except OSError as e:
             # No keyring support (or keyctl filtered out): runc carries on too.
             if e.errno not in (38, 1, 13):  # ENOSYS, EPERM, EACCES
@@ -147,7 +147,7 @@ def stage_keyring(ctx):
 def stage_limits(ctx):
     identity.apply_limits(ctx.plan.process)
     if ctx.plan.personality is not None:
-        misc.personality(ctx.plan.personality)
+        sched.personality(ctx.plan.personality)
 
 
 def stage_no_new_privs(ctx):
@@ -181,7 +181,7 @@ def stage_executable(ctx):
 def stage_fds(ctx):
     # Everything above stdio and the preserved fds is closed at exec; engines
     # leave fds 3 and 4 open (CVE-2024-21626: no host fd may reach the container).
-    misc.close_range_cloexec(3 + ctx.plan.preserve_fds)
+    fds.close_range_cloexec(3 + ctx.plan.preserve_fds)
     for fd in range(3, 3 + ctx.plan.preserve_fds):
         try:
             os.set_inheritable(fd, True)

@@ -1,0 +1,18 @@
+"""File descriptors: close_range(2) and pidfds (pidfd_open(2), pidfd_send_signal(2))."""
+
+from pyrunc.linux._libc import c_int, c_long, c_uint, syscall
+
+CLOSE_RANGE_CLOEXEC = 1 << 2
+
+
+def close_range_cloexec(first):
+    """Mark every fd >= first close-on-exec (kernel 5.11+)."""
+    syscall("close_range", c_uint(first), c_uint(0xFFFFFFFF), c_uint(CLOSE_RANGE_CLOEXEC))
+
+
+def pidfd_open(pid):
+    return syscall("pidfd_open", c_int(pid), c_uint(0))
+
+
+def pidfd_send_signal(pidfd, sig):
+    syscall("pidfd_send_signal", c_int(pidfd), c_int(sig), c_long(0), c_uint(0))
