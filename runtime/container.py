@@ -157,8 +157,8 @@ class Container:
         status = self.status()
         if status != S.CREATED:
             if status == S.STOPPED:
-                raise InvalidState(f"cannot start a container that has stopped")
-            raise InvalidState(f"cannot start an already running container")
+                raise InvalidState("cannot start a container that has stopped")
+            raise InvalidState("cannot start an already running container")
         self._release_init()
         self._poststart()
 

@@ -155,18 +155,7 @@ def spawn(plan, cgroup_mgr, run_runtime_hooks=None, on_forked=None):
     cgroup placement happens before GO, so the init is in its cgroup before it
     runs anything, and a cgroup namespace (unshared after GO) is rooted there.
     """
-    from pyrunc.init.bootstrap import bootstrap
-    from pyrunc.init.stages import run_init
-
-    parent, child = protocol.pipes()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            parent.close()
-            bootstrap(plan, child, run_init)
-        finally:
-            os._exit(1)
-    child.close()
+    pid, parent = _fork_bootstrap(plan)
     init_pid = 0
     try:
         cgroup_mgr.add(pid)
@@ -216,6 +205,23 @@ def _await_pid(chan):
         if msg["kind"] == protocol.PID:
             return msg["pid"], early
         early.append(msg)
+
+
+def _fork_bootstrap(plan):
+    """Fork the bootstrap child (it never returns); (its pid, our channel)."""
+    from pyrunc.init.bootstrap import bootstrap
+    from pyrunc.init.stages import run_init
+
+    parent, child = protocol.pipes()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            parent.close()
+            bootstrap(plan, child, run_init)
+        finally:
+            os._exit(1)
+    child.close()
+    return pid, parent
 
 
 def _kill_started(bootstrap_pid, init_pid):
@@ -298,18 +304,7 @@ def spawn_exec(plan, cgroup_mgr, after_ready=None):
     runs between the two: a seccomp listener must reach its agent before
     execve, which the filter may already route to it.
     """
-    from pyrunc.init.bootstrap import bootstrap
-    from pyrunc.init.stages import run_init
-
-    parent, child = protocol.pipes()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            parent.close()
-            bootstrap(plan, child, run_init)
-        finally:
-            os._exit(1)
-    child.close()
+    pid, parent = _fork_bootstrap(plan)
     # The child's ends of the console and listener sockets: with our copies
     # closed, a child that dies leaves end of file there, not a hang.
     for sock in (plan.console_sock, plan.listener_sock):

@@ -7,7 +7,7 @@ import os
 import sys
 
 from pyrunc import __version__
-from pyrunc.cli.args import Command, Flag, UsageError, format_flags, parse
+from pyrunc.cli.args import Flag, UsageError, format_flags, parse
 from pyrunc.errors import PyruncError
 
 GLOBAL_FLAGS = [

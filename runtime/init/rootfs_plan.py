@@ -12,7 +12,7 @@ import stat
 from pyrunc.oci.plain import Plain
 
 from pyrunc.errors import ConfigError
-from pyrunc.init.devices import Device, plan_devices
+from pyrunc.init.devices import plan_devices
 from pyrunc.init.paths import clean
 from pyrunc.linux.mount import CGROUP2_SUPER_MAGIC, PROC_SUPER_MAGIC, statfs_type
 from pyrunc.oci.mounts import (MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC,

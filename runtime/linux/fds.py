@@ -1,6 +1,6 @@
-"""File descriptors: close_range(2) and pidfds (pidfd_open(2), pidfd_send_signal(2))."""
+"""File descriptors: close_range(2) and pidfd_open(2)."""
 
-from pyrunc.linux._libc import c_int, c_long, c_uint, syscall
+from pyrunc.linux._libc import c_int, c_uint, syscall
 
 CLOSE_RANGE_CLOEXEC = 1 << 2
 
@@ -13,6 +13,3 @@ def close_range_cloexec(first):
 def pidfd_open(pid):
     return syscall("pidfd_open", c_int(pid), c_uint(0))
 
-
-def pidfd_send_signal(pidfd, sig):
-    syscall("pidfd_send_signal", c_int(pidfd), c_int(sig), c_long(0), c_uint(0))

@@ -4,7 +4,6 @@ Status is never stored: it is read from the world each time (runc does the same)
 so a crashed or killed container is never reported as running.
 """
 
-import os
 import time
 
 CREATING, CREATED, RUNNING, PAUSED, STOPPED = "creating", "created", "running", "paused", "stopped"
@@ -51,19 +50,3 @@ def timestamp():
     ns = time.time_ns()
     t = time.gmtime(ns // 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ns % 1_000_000_000:09d}Z"
-
-
-def owner_name(uid):
-    try:
-        with open("/etc/passwd") as f:
-            for line in f:
-                parts = line.split(":")
-                if len(parts) > 2 and parts[2] == str(uid):
-                    return parts[0]
-    except OSError:
-        pass
-    return "#" + str(uid)
-
-
-def exists(path):
-    return os.path.lexists(path)

@@ -18,7 +18,8 @@ from ..manager import CgroupMount, Manager, add_pid, make_dirs, remove_tree, rol
 def _controllers():
     """(hierarchy, is it set?, apply, field named when the hierarchy is missing), in
     the order runc applies them; cpuset first so later writes see the final placement."""
-    from . import blkio, cpu, cpuset, hugetlb, memory, network, pids, rdma
+    from .. import pids
+    from . import blkio, cpu, cpuset, hugetlb, memory, network, rdma
     return (
     ("cpuset", cpuset.is_set, cpuset.apply, "cpu.cpus"),
     ("memory", memory.is_set, memory.apply, "memory"),
@@ -33,7 +34,8 @@ def _controllers():
 
 
 def _stats():
-    from . import blkio, cpu, cpuacct, hugetlb, memory, pids
+    from .. import pids
+    from . import blkio, cpu, cpuacct, hugetlb, memory
     return (("cpu", cpu.stats), ("cpuacct", cpuacct.stats), ("memory", memory.stats),
             ("pids", pids.stats), ("blkio", blkio.stats), ("hugetlb", hugetlb.stats))
 

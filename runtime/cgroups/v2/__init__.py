@@ -15,7 +15,8 @@ from .. import files, paths as P
 from ..files import CgroupError, not_available
 from ..manager import SIGKILL, CgroupMount, Manager, add_pid, make_dirs, remove_tree, rollback, tree_pids
 from ..v1 import rdma
-from . import cpu, cpuset, devices, hugetlb, io, memory, pids, unified
+from .. import pids
+from . import cpu, cpuset, devices, hugetlb, io, memory, unified
 
 
 _CONTROLLERS = (

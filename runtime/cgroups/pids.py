@@ -1,6 +1,6 @@
-"""v2 pids controller: pids.max ("max" for a limit <= 0); stats."""
+"""pids controller, the same files on v1 and v2: pids.max ("max" for a limit <= 0); stats."""
 
-from .. import files
+from . import files
 
 NAME = "pids"
 
