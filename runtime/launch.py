@@ -26,6 +26,15 @@ class LaunchPlan:
     annotations = None
     join = ()
     new_flags = 0
+    # Cgroup placement, done by the bootstrap (pyrunc.init.bootstrap): the
+    # manager's join_targets(), and whether the init is forked into the v2 cgroup.
+    cgroup = ((), None, False)
+    clone_into_cgroup = False
+    # The cgroup namespace is entered by the init itself, once it is in its cgroup:
+    # unshare (flag) or setns (path, opened by the bootstrap as cgroupns_fd).
+    init_unshare = 0
+    cgroupns_path = None
+    cgroupns_fd = None
     new_user = False
     uid_map = gid_map = ""
     root_mapped = True
@@ -76,6 +85,9 @@ def plan_namespaces(plan, linux):
             plan.new_flags |= _ns.NAMESPACES[kind][0]
     join.sort(key=lambda j: j[0] != "user")
     plan.join = join
+    if plan.new_flags & _ns.CLONE_NEWCGROUP:
+        plan.new_flags &= ~_ns.CLONE_NEWCGROUP
+        plan.init_unshare = _ns.CLONE_NEWCGROUP
     plan.loopback = bool(plan.new_flags & _ns.CLONE_NEWNET)
     if plan.new_user:
         plan.uid_map = _id_map(linux.get("uidMappings"))
@@ -152,14 +164,13 @@ class Spawned:
 def spawn(plan, cgroup_mgr, run_runtime_hooks=None, on_forked=None):
     """Fork the bootstrap child and drive the protocol until the init is READY.
 
-    cgroup placement happens before GO, so the init is in its cgroup before it
-    runs anything, and a cgroup namespace (unshared after GO) is rooted there.
+    The children place themselves in the cgroup (pyrunc.init.bootstrap): the
+    init is in it before it runs anything, and a cgroup namespace (entered by
+    the init) is rooted there.
     """
-    pid, parent = _fork_bootstrap(plan)
+    pid, parent = _fork_bootstrap(plan, cgroup_mgr)
     init_pid = 0
     try:
-        cgroup_mgr.add(pid)
-        parent.send(protocol.GO)
         if plan.new_user:
             parent.expect(protocol.USERNS)
             write_id_maps(pid, plan)
@@ -207,10 +218,27 @@ def _await_pid(chan):
         early.append(msg)
 
 
-def _fork_bootstrap(plan):
+def plan_cgroup(plan, cgroup_mgr):
+    """Where the bootstrap puts itself and the init (see pyrunc.init.bootstrap).
+
+    A cgroup namespace to join is set aside for the init; clone3 into the v2
+    cgroup is used unless a user namespace is involved (the kernel would check
+    the container's root, not ours, against the cgroup's files)."""
+    plan.cgroup = cgroup_mgr.join_targets()
+    for kind, path in plan.join:
+        if kind == "cgroup":
+            plan.cgroupns_path = path
+    plan.join = [j for j in plan.join if j[0] != "cgroup"]
+    plan.clone_into_cgroup = bool(plan.cgroup[1] and not plan.new_user
+                                  and all(kind != "user" for kind, _ in plan.join))
+
+
+def _fork_bootstrap(plan, cgroup_mgr):
     """Fork the bootstrap child (it never returns); (its pid, our channel)."""
     from pyrunc.init.bootstrap import bootstrap
     from pyrunc.init.stages import run_init
+
+    plan_cgroup(plan, cgroup_mgr)
 
     parent, child = protocol.pipes()
     pid = os.fork()
@@ -295,7 +323,7 @@ def plan_exec(config, state, init_pid, proc, preserve_fds=0):
 
 
 def spawn_exec(plan, cgroup_mgr, after_ready=None):
-    """Fork the bootstrap child, place it in the cgroup, and wait until the
+    """Fork the bootstrap child (which joins the cgroup) and wait until the
     process has exec'd; return its pid.
 
     The upward pipe stays open past READY: its write end is close-on-exec, so
@@ -304,7 +332,7 @@ def spawn_exec(plan, cgroup_mgr, after_ready=None):
     runs between the two: a seccomp listener must reach its agent before
     execve, which the filter may already route to it.
     """
-    pid, parent = _fork_bootstrap(plan)
+    pid, parent = _fork_bootstrap(plan, cgroup_mgr)
     # The child's ends of the console and listener sockets: with our copies
     # closed, a child that dies leaves end of file there, not a hang.
     for sock in (plan.console_sock, plan.listener_sock):
@@ -312,8 +340,6 @@ def spawn_exec(plan, cgroup_mgr, after_ready=None):
             sock.close()
     init_pid = 0
     try:
-        cgroup_mgr.add(pid)
-        parent.send(protocol.GO)
         init_pid, early = _await_pid(parent)
         _reap(pid)
         msg = early.pop(0) if early else parent.recv()

@@ -9,14 +9,16 @@ enters a new pid namespace) and the init (pid 1 of the container until it
 execs the user's program)::
 
     parent                          bootstrap                     init
-    fork ---------------------------->
-    add to cgroup; GO -------------->  non-dumpable; join ns paths;
-                                       unshare(user)
+    fork ---------------------------->  non-dumpable; join the cgroup
+                                       (v1 tasks, v2 below); join ns
+                                       paths; unshare(user)
                     <--------------- USERNS          (only with a new user ns)
     write id maps; MAPPED ---------->  setresuid(0); unshare(rest);
-                                       fork ------------------------>
+                                       fork (clone3 into the v2
+                                       cgroup) -------------------->
                     <--------------- PID {pid}
-                                       exit(0)                     rootfs, mounts
+                                       exit(0)                     cgroup namespace,
+                                                                   rootfs, mounts
                     <------------------------------------------- HOOKS
     prestart + createRuntime hooks;
     HOOKS_DONE ------------------------------------------------->  createContainer
@@ -36,7 +38,6 @@ import struct
 
 from pyrunc.errors import SetupError
 
-GO = "go"
 USERNS = "userns"
 MAPPED = "mapped"
 PID = "pid"

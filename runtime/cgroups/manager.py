@@ -28,6 +28,7 @@ class Manager:
 
     def create(self): raise NotImplementedError
     def add(self, pid): raise NotImplementedError
+    def join_targets(self): raise NotImplementedError
     def apply(self, resources, *, update=False): raise NotImplementedError
     def freeze(self): raise NotImplementedError
     def thaw(self): raise NotImplementedError

@@ -25,7 +25,7 @@ import _socket  # the C module: socket.py's enum set-up is start-up time we don'
 
 from pyrunc import hooks, protocol
 from pyrunc.init import identity, rootfs
-from pyrunc.linux import fds, keyring, prctl, sched, uts
+from pyrunc.linux import fds, keyring, ns, prctl, sched, uts
 from pyrunc.linux import seccomp as seccomp_load
 
 # Signals a created (not yet started) init dies of.  pid 1 of a namespace only
@@ -46,6 +46,18 @@ class InitContext:
 
 def _die(signum, frame):
     os._exit(128 + signum)
+
+
+def stage_cgroupns(ctx):
+    # After the bootstrap (or clone3) made us a member of the container's cgroup:
+    # a cgroup namespace is rooted at its creator's cgroup (cgroup_namespaces(7)).
+    p = ctx.plan
+    if p.cgroupns_fd is not None:
+        ns.setns(p.cgroupns_fd, ns.CLONE_NEWCGROUP, p.cgroupns_path)
+        os.close(p.cgroupns_fd)
+        p.cgroupns_fd = None
+    elif p.init_unshare:
+        ns.unshare(p.init_unshare)
 
 
 def stage_session(ctx):
@@ -252,6 +264,7 @@ def stage_exec(ctx):
 
 
 CREATE_STAGES = (
+    ("cgroupns", stage_cgroupns),
     ("session", stage_session),
     ("network", stage_loopback),
     ("rootfs", stage_prepare_rootfs),
@@ -287,6 +300,7 @@ def stage_exec_ready(ctx):
 # setns(CLONE_NEWNS) already moved root and cwd to the container's root
 # (setns(2)); the chdir makes that explicit before anything opens a path.
 EXEC_STAGES = (
+    ("cgroupns", stage_cgroupns),
     ("session", stage_session),
     ("cwd", lambda ctx: os.chdir("/")),
     ("console", stage_console),

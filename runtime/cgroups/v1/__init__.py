@@ -146,6 +146,12 @@ class V1Manager(Manager):
                     continue
                 raise
 
+    def join_targets(self):
+        """(v1 directories, v2 directory or None, tolerate permission errors?): what a
+        process joins itself into (pyrunc.init.bootstrap.join_cgroups)."""
+        v1 = tuple(path for key, path in self._distinct() if key != "")
+        return v1, self.paths.get(""), self.rootless and not self.explicit
+
     def apply(self, resources, *, update=False):
         res = resources or {}
         if res.get("unified"):
