@@ -63,8 +63,6 @@ def create(root, container_id, opts, internal_console=False):
         mgr.create()
         made_cgroup = True
         resources = linux.get("resources")
-        if resources:
-            mgr.apply(resources)
 
         def runtime_hooks(pid):
             from pyrunc.hooks import run_hooks
@@ -72,7 +70,9 @@ def create(root, container_id, opts, internal_console=False):
             run_hooks(plan.hooks, "prestart", st)
             run_hooks(plan.hooks, "createRuntime", st)
 
-        init = spawn(plan, mgr, runtime_hooks)
+        # The limits are written while the children load their code; they join
+        # the cgroup only after.
+        init = spawn(plan, mgr, runtime_hooks, (lambda: mgr.apply(resources)) if resources else None)
         if plan.seccomp_listener:
             _forward_listener(plan, listener_parent, init.pid)
         master = None

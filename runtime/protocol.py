@@ -9,16 +9,16 @@ enters a new pid namespace) and the init (pid 1 of the container until it
 execs the user's program)::
 
     parent                          bootstrap                     init
-    fork ---------------------------->  non-dumpable; join the cgroup
+    fork --------------------------->  non-dumpable; join the cgroup
                                        (v1 tasks, v2 below); join ns
                                        paths; unshare(user)
                     <--------------- USERNS          (only with a new user ns)
     write id maps; MAPPED ---------->  setresuid(0); unshare(rest);
                                        fork (clone3 into the v2
                                        cgroup) -------------------->
-                    <--------------- PID {pid}
-                                       exit(0)                     cgroup namespace,
-                                                                   rootfs, mounts
+    cgroup limits; GO -------------------------------------------->  cgroup namespace,
+                    <--------------- PID {pid}                      rootfs, mounts;
+                                       exit(0)                     wait for GO
                     <------------------------------------------- HOOKS
     prestart + createRuntime hooks;
     HOOKS_DONE ------------------------------------------------->  createContainer
@@ -26,6 +26,12 @@ execs the user's program)::
                                                                    identity, ...
                     <------------------------------------------- READY
     write the state; exit                                          wait on exec fifo
+
+Without a user namespace or namespaces to join (pyrunc.launch.direct) there
+is no bootstrap: the parent clones the init straight into its namespaces and
+v2 cgroup (clone3), and the init joins the v1 hierarchies itself; no PID
+message.  The down pipe is shared by both children: GO follows MAPPED, which
+the bootstrap reads before it forks the init.
 
 At any step a child may send ERROR {stage, errno, message, path} and exit; the
 parent raises it as one SetupError.  End of file on the upward pipe before
@@ -38,6 +44,7 @@ import struct
 
 from pyrunc.errors import SetupError
 
+GO = "go"
 USERNS = "userns"
 MAPPED = "mapped"
 PID = "pid"

@@ -7,7 +7,8 @@ saved in the container's state.json and rebuilt by any later pyrunc process.
 import errno
 import os
 import time
-from collections import namedtuple
+
+from pyrunc.oci.plain import Plain
 
 from . import files
 from .files import CgroupError
@@ -18,7 +19,8 @@ SIGKILL = 9  # signal(7): the same on every Linux architecture; no enum import
 # directory under /sys/fs/cgroup ("cpu,cpuacct", "memory", "" for a v2 root), SOURCE
 # the host directory of the container's cgroup, SYMLINKS the extra names pointing at
 # NAME ("cpu" -> "cpu,cpuacct").
-CgroupMount = namedtuple("CgroupMount", "name source symlinks")
+class CgroupMount(Plain):
+    _fields = ("name", "source", "symlinks")
 
 
 class Manager:

@@ -12,7 +12,8 @@ The rules follow runc 1.1's cgroupfs driver:
 
 import os
 import posixpath
-from collections import namedtuple
+
+from pyrunc.oci.plain import Plain
 
 from .files import CgroupError
 
@@ -22,7 +23,8 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "hugetlb",
                   "net_cls", "net_prio", "perf_event", "freezer", "rdma", "misc")
 
-Hierarchy = namedtuple("Hierarchy", "mountpoint root controllers")
+class Hierarchy(Plain):
+    _fields = ("mountpoint", "root", "controllers")
 
 
 def clean(path):

@@ -25,12 +25,12 @@ any namespace, and pays the wait.
 import os
 
 from pyrunc import protocol
+from pyrunc.init import join
+from pyrunc.init.stages import run_init
 from pyrunc.linux import clone, ns, prctl
 
-_PERMISSION = (1, 13, 30)  # EPERM, EACCES, EROFS
 
-
-def bootstrap(plan, chan, run_init):
+def bootstrap(plan, chan):
     """Runs in the forked child; never returns."""
     stage = "bootstrap"
     try:
@@ -43,7 +43,12 @@ def bootstrap(plan, chan, run_init):
         # may open /proc/<us>/exe or ptrace us (CVE-2019-5736).
         prctl.set_dumpable(False)
         stage = "cgroup"
-        cgroup_fd = join_cgroups(plan)
+        join.join_v1(plan)
+        cgroup_fd = None
+        if plan.clone_into_cgroup:
+            cgroup_fd = join.open_v2(plan)
+        else:
+            join.join_v2(plan)
         stage = "namespaces"
         if plan.cgroupns_path:
             # Opened on the host's /proc; the init joins it (stage "cgroupns").
@@ -70,36 +75,6 @@ def bootstrap(plan, chan, run_init):
         os._exit(1)
 
 
-def join_cgroups(plan):
-    """Join every v1 hierarchy; for v2, return an O_PATH fd of the directory the
-    init is to be forked into, or join it now (see the module's docstring)."""
-    v1, v2, tolerant = plan.cgroup
-    for path in v1:
-        join_self(path, "tasks", tolerant)
-    if not v2:
-        return None
-    if plan.clone_into_cgroup:
-        return os.open(v2, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    join_self(v2, "cgroup.procs", tolerant)
-    return None
-
-
-def join_self(path, name, tolerant=False):
-    """Write "0" (the caller) to PATH/NAME."""
-    target = f"{path}/{name}"
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, b"0")
-        finally:
-            os.close(fd)
-    except OSError as e:
-        # Rootless without an explicit cgroupsPath: use the hierarchies we may (as runc).
-        if tolerant and e.errno in _PERMISSION:
-            return
-        raise OSError(e.errno, f"joining: {e.strerror}", target) from None
-
-
 def fork_init(plan, cgroup_fd):
     if cgroup_fd is None:
         return os.fork()
@@ -110,7 +85,7 @@ def fork_init(plan, cgroup_fd):
             raise OSError(e.errno, e.strerror, plan.cgroup[1]) from None
     finally:
         os.close(cgroup_fd)
-    join_self(plan.cgroup[1], "cgroup.procs")
+    join.join_v2(plan)
     return os.fork()
 
 

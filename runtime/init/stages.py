@@ -24,7 +24,7 @@ import struct
 import _socket  # the C module: socket.py's enum set-up is start-up time we don't need
 
 from pyrunc import hooks, protocol
-from pyrunc.init import identity, rootfs
+from pyrunc.init import identity, join, rootfs
 from pyrunc.linux import fds, keyring, ns, prctl, sched, uts
 from pyrunc.linux import seccomp as seccomp_load
 
@@ -46,6 +46,19 @@ class InitContext:
 
 def _die(signum, frame):
     os._exit(128 + signum)
+
+
+def stage_direct(ctx):
+    """What the bootstrap does when there is none (pyrunc.launch.direct): we were
+    cloned by the runtime straight into our namespaces (and v2 cgroup)."""
+    p = ctx.plan
+    if not p.direct:
+        return
+    for fd in p.parent_fds:  # the state directory's lock (see bootstrap)
+        os.close(fd)
+    join.join_v1(p)
+    if not p.born_in_cgroup:
+        join.join_v2(p)
 
 
 def stage_cgroupns(ctx):
@@ -86,6 +99,12 @@ def loopback_up():
 
 def stage_prepare_rootfs(ctx):
     rootfs.prepare_rootfs(ctx.plan.rootfs)
+
+
+def stage_cgroup_limits(ctx):
+    # The parent writes the cgroup's limits while we build the rootfs; none of
+    # the container's code (hooks included) runs before they are in place.
+    ctx.chan.expect(protocol.GO)
 
 
 def stage_runtime_hooks(ctx):
@@ -264,10 +283,12 @@ def stage_exec(ctx):
 
 
 CREATE_STAGES = (
+    ("cgroup", stage_direct),
     ("cgroupns", stage_cgroupns),
     ("session", stage_session),
     ("network", stage_loopback),
     ("rootfs", stage_prepare_rootfs),
+    ("cgroup limits", stage_cgroup_limits),
     ("createRuntime hooks", stage_runtime_hooks),
     ("createContainer hooks", stage_create_container_hooks),
     ("pivot_root", stage_pivot),

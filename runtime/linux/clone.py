@@ -1,4 +1,4 @@
-"""clone3(2) with CLONE_INTO_CGROUP: fork straight into a cgroup v2 directory.
+"""clone3(2): fork straight into new namespaces and a cgroup v2 directory.
 
 Writing a pid to a cgroup v2 cgroup.procs file takes the kernel's global
 threadgroup lock for writing, which waits for an RCU grace period (5-20 ms on
@@ -42,12 +42,14 @@ for _f in (_before, _after_child, _after_parent):
 UNSUPPORTED = (errno.ENOSYS, errno.E2BIG, errno.EINVAL)
 
 
-def fork_into_cgroup(cgroup_fd):
-    """Fork; the child starts as a member of the cgroup v2 directory open at
-    cgroup_fd.  Returns 0 in the child and the child's pid in the parent;
-    raises OSError (errno in UNSUPPORTED: the kernel has no clone3 or no
-    CLONE_INTO_CGROUP)."""
-    args = _ARGS(CLONE_INTO_CGROUP, 0, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, cgroup_fd)
+def clone(flags=0, cgroup_fd=None):
+    """Fork, the child in new namespaces (CLONE_NEW* FLAGS) and, with
+    cgroup_fd, a member of the cgroup v2 directory open there from its start.
+    Returns 0 in the child and the child's pid in the parent; raises OSError
+    (errno in UNSUPPORTED: the kernel has no clone3 or no CLONE_INTO_CGROUP)."""
+    if cgroup_fd is not None:
+        flags |= CLONE_INTO_CGROUP
+    args = _ARGS(flags, 0, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, cgroup_fd or 0)
     _before()
     pid = _gil_syscall(ctypes.c_long(NR["clone3"]), ctypes.byref(args),
                        ctypes.c_size_t(ctypes.sizeof(args)))
@@ -59,3 +61,8 @@ def fork_into_cgroup(cgroup_fd):
     if pid < 0:
         raise OSError(err, f"clone3: {os.strerror(err)}")
     return pid
+
+
+def fork_into_cgroup(cgroup_fd):
+    """clone() into a cgroup, no new namespaces."""
+    return clone(0, cgroup_fd)

@@ -7,7 +7,6 @@ filter with EACCES (seccomp(2)).  Deciding that is not this module's job.
 
 import ctypes
 import errno
-from collections import namedtuple
 
 from pyrunc.linux._libc import c_int, c_uint, c_ulong, c_void_p, check, func, raise_errno, syscall
 
@@ -88,7 +87,14 @@ def load(program, flags):
 
 
 # One trapped syscall, from SECCOMP_IOCTL_NOTIF_RECV (struct seccomp_notif).
-Notification = namedtuple("Notification", "id pid flags nr arch instruction_pointer args")
+class Notification:
+    """One seccomp_notif: who made which system call."""
+
+    __slots__ = ("id", "pid", "flags", "nr", "arch", "instruction_pointer", "args")
+
+    def __init__(self, *values):
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
 
 
 def notif_recv(fd):

@@ -6,7 +6,6 @@ when it is missing or older than spec/*.json or the generator: a few stat
 calls on each start, and a generation of about 15 ms when something changed.
 """
 
-import importlib
 import os
 import sys
 
@@ -44,6 +43,7 @@ def _regenerate(spec_dir):
 
     try:
         schemagen.write(spec_dir, _GENERATED)
+        import importlib
         importlib.invalidate_caches()
         sys.modules.pop(_MODULE, None)
         return
@@ -61,7 +61,9 @@ def load():
     if spec_dir is not None and _is_stale(spec_dir):
         _regenerate(spec_dir)
     try:
-        return importlib.import_module(_MODULE)
+        # __import__, not importlib.import_module: importing importlib (and
+        # warnings) costs more than the lookup.
+        return __import__(_MODULE, fromlist=["validate_config"])
     except ImportError as e:
         if e.name != _MODULE:
             raise

@@ -1,4 +1,4 @@
-"""How the container's processes join their cgroup (pyrunc.init.bootstrap):
+"""How the container's processes join their cgroup (pyrunc.init.join, pyrunc.launch):
 a v1 hierarchy by writing "0" to its tasks file, v2 by clone3(CLONE_INTO_CGROUP),
 and the plain cgroup.procs write as the fallback.  Real hierarchies, in forked
 children (the pytest process never joins a cgroup).
@@ -11,7 +11,7 @@ import pytest
 
 from cgroup_helpers import requires_root
 from pyrunc.cgroups import open_manager
-from pyrunc.init import bootstrap
+from pyrunc.init import join
 from pyrunc.linux import clone
 
 pytestmark = [requires_root()]
@@ -70,7 +70,7 @@ def test_self_join_and_clone_into_cgroup(mgr, cgname):
 
     def child():
         for path in v1:
-            bootstrap.join_self(path, "tasks")
+            join.join_self(path, "tasks")
         fd = os.open(v2, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         pid = clone.fork_into_cgroup(fd)
         if pid == 0:
@@ -96,7 +96,7 @@ def test_fallback_join_of_v2_by_procs(mgr, cgname):
     _, v2, _ = mgr.join_targets()
 
     def child():
-        bootstrap.join_self(v2, "cgroup.procs")
+        join.join_self(v2, "cgroup.procs")
         return own_cgroups("self")[""].encode()
 
     out, code = in_child(child)
@@ -107,7 +107,7 @@ def test_join_error_names_the_file(cgname):
     missing = f"/sys/fs/cgroup/pids{cgname}/never-made"
 
     def child():
-        bootstrap.join_self(missing, "tasks")
+        join.join_self(missing, "tasks")
         return b"joined"
 
     out, code = in_child(child)
@@ -125,7 +125,7 @@ def test_join_permission_error_tolerated_only_when_asked(tmp_path):
     def child(tolerant):
         def run():
             os.setresuid(65534, 65534, 65534)
-            bootstrap.join_self(str(tmp_path), "tasks", tolerant)
+            join.join_self(str(tmp_path), "tasks", tolerant)
             return b"ok"
         return run
 
@@ -146,3 +146,32 @@ def test_clone_into_cgroup_bad_fd_is_an_error_not_a_fallback(tmp_path):
         assert e.value.errno not in clone.UNSUPPORTED
     finally:
         os.close(fd)
+
+
+def test_clone_into_new_namespaces_and_cgroup(mgr, cgname):
+    """The direct path of pyrunc.launch: one clone3 makes pid 1 of a new pid
+    namespace, in new mount/uts/net namespaces, inside the v2 cgroup."""
+    from pyrunc.linux import ns
+
+    _, v2, _ = mgr.join_targets()
+    flags = ns.CLONE_NEWPID | ns.CLONE_NEWNS | ns.CLONE_NEWUTS | ns.CLONE_NEWNET
+
+    def child():
+        fd = os.open(v2, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        r, w = os.pipe()
+        pid = clone.clone(flags, fd)
+        if pid == 0:
+            os.write(w, repr((os.getpid(), os.readlink("/proc/self/ns/uts"))).encode())
+            os._exit(0)
+        os.close(w)
+        seen = os.read(r, 4096)
+        groups = own_cgroups(pid)
+        os.waitpid(pid, 0)
+        return repr((eval(seen), groups[""], os.readlink("/proc/self/ns/uts"))).encode()  # noqa: S307
+
+    out, code = in_child(child)
+    assert code == 0, out
+    (inner_pid, inner_uts), group, outer_uts = eval(out)  # noqa: S307 - our own repr
+    assert inner_pid == 1
+    assert inner_uts != outer_uts
+    assert group == cgname + "/j"

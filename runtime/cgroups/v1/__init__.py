@@ -11,26 +11,41 @@ import os
 from .. import paths as P
 from ..files import CgroupError, not_available
 from ..manager import CgroupMount, Manager, add_pid, make_dirs, remove_tree, rollback, tree_pids
-# The controller modules load on first use: delete, kill, pause and state need
-# none of them, and importing all eleven costs more than the rest of `delete`.
+# The controller modules load on first use, and only those a config sets: delete,
+# kill, pause and state need none, and importing all eleven costs more than the rest
+# of `delete`.
 
 
-def _controllers():
-    """(hierarchy, is it set?, apply, field named when the hierarchy is missing), in
-    the order runc applies them; cpuset first so later writes see the final placement."""
-    from .. import pids
-    from . import blkio, cpu, cpuset, hugetlb, memory, network, rdma
-    return (
-    ("cpuset", cpuset.is_set, cpuset.apply, "cpu.cpus"),
-    ("memory", memory.is_set, memory.apply, "memory"),
-    ("cpu", cpu.is_set, cpu.apply, "cpu"),
-    ("pids", pids.is_set, pids.apply, "pids"),
-    ("blkio", blkio.is_set, blkio.apply, "blockIO"),
-    ("hugetlb", hugetlb.is_set, hugetlb.apply, "hugepageLimits"),
-    ("net_cls", network.classid_set, network.apply_classid, "network.classID"),
-    ("net_prio", network.priorities_set, network.apply_priorities, "network.priorities"),
-    ("rdma", rdma.is_set, rdma.apply, "rdma"),
-    )
+# (hierarchy, resources key, module, its is-set and apply functions, field named when
+# the hierarchy is missing), in the order runc applies them; cpuset first so later
+# writes see the final placement.
+_CONTROLLERS = (
+    ("cpuset", "cpu", "cpuset", "is_set", "apply", "cpu.cpus"),
+    ("memory", "memory", "memory", "is_set", "apply", "memory"),
+    ("cpu", "cpu", "cpu", "is_set", "apply", "cpu"),
+    ("pids", "pids", "pids", "is_set", "apply", "pids"),
+    ("blkio", "blockIO", "blkio", "is_set", "apply", "blockIO"),
+    ("hugetlb", "hugepageLimits", "hugetlb", "is_set", "apply", "hugepageLimits"),
+    ("net_cls", "network", "network", "classid_set", "apply_classid", "network.classID"),
+    ("net_prio", "network", "network", "priorities_set", "apply_priorities", "network.priorities"),
+    ("rdma", "rdma", "rdma", "is_set", "apply", "rdma"),
+)
+
+
+def _module(name):
+    if name == "pids":  # shared with the v2 driver
+        from .. import pids
+        return pids
+    return __import__(f"{__name__}.{name}", fromlist=["apply"])
+
+
+def _controllers(res):
+    """(hierarchy, is it set?, apply, field) for the controllers RES mentions; the
+    modules of the others are not even loaded."""
+    for hierarchy, key, module, is_set, apply, field in _CONTROLLERS:
+        if res.get(key):
+            m = _module(module)
+            yield hierarchy, getattr(m, is_set), getattr(m, apply), field
 
 
 def _stats():
@@ -157,7 +172,7 @@ class V1Manager(Manager):
         if res.get("unified"):
             raise CgroupError("cgroup: linux.resources.unified: set, but this host uses "
                               "cgroup v1 (unified keys need cgroup v2)")
-        for key, is_set, apply, field in _controllers():
+        for key, is_set, apply, field in _controllers(res):
             if not is_set(res):
                 continue
             path = self.paths.get(key)
