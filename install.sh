@@ -37,10 +37,17 @@ launcher() {  # NAME PYTHON-LINES
   chmod 755 "$BIN/$1"
 }
 # pyrunc leaves through run_and_exit: no interpreter finalization (5-10 ms a call).
-launcher pyrunc "from pyrunc.cli import run_and_exit
+launcher pyrunc "from pyrunc import boot
+boot.install()
+from pyrunc.cli import run_and_exit
 run_and_exit()"
 launcher pyrunc-unpack "from pyrunc.image.cli import main
 sys.exit(main())"
+
+# One file of compiled modules per copy of the package (pyrunc.boot): the
+# installed one, and the tree's for bin/pyrunc (the interpreter of its #! line).
+"$PREFIX/bin/python3" -I -m pyrunc.boot >/dev/null
+(cd bin/pkg && /usr/bin/python3 -S -E -m pyrunc.boot >/dev/null)
 
 # The hello bundle's root filesystem, from the distribution's static busybox.
 [ -x bundles/hello/rootfs/bin/busybox ] || bundles/make-rootfs bundles/hello

@@ -59,7 +59,8 @@ class BundleFinder:
         spec = self._spec_type(name, self, origin=origin, is_package=is_pkg)
         if is_pkg:
             spec.submodule_search_locations = [os.path.dirname(origin)]
-        spec.has_location = True
+        # has_location stays False: with it importlib computes a __cached__
+        # path for every module (exec_module sets __file__ instead).
         return spec
 
     @staticmethod
@@ -69,6 +70,7 @@ class BundleFinder:
     def exec_module(self, module):
         offset, length = self.index[module.__name__][4:]
         code = marshal.loads(os.pread(self.fd, length, self.base + offset))
+        module.__file__ = module.__spec__.origin
         exec(code, module.__dict__)
 
 

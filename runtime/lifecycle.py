@@ -203,6 +203,8 @@ def _remove(container):
 
 
 def _wait(pid, master, saved_mask):
+    import gc
+    gc.enable()  # the container may run for days (see cli.run_and_exit)
     rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wfd)
     for sig in FORWARDED + (signal.SIGCHLD, signal.SIGWINCH):

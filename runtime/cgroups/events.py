@@ -14,6 +14,9 @@ def stats_event(mgr, container_id):
 
 
 def events(mgr, container_id, interval=5.0, stats_only=False):
+    if not stats_only:
+        import gc
+        gc.enable()  # a stream for as long as the container runs (see cli.run_and_exit)
     if stats_only:
         yield stats_event(mgr, container_id)
         return

@@ -147,6 +147,11 @@ def run_and_exit(argv=None):
     call; nothing of ours needs it: every file is written through `with` or
     os.write, and stdio is flushed here.
     """
+    # No cyclic garbage collection in a short-lived command: a create runs a
+    # dozen collections over objects that all live until exit.  Long waits
+    # (`run` in the foreground, `events`) switch it back on.
+    import gc
+    gc.disable()
     code = main(argv)
     try:
         sys.stdout.flush()

@@ -250,7 +250,7 @@ class Agent:
     answers every getppid with 4242 and everything else with CONTINUE."""
 
     def __init__(self, path, on_note=None):
-        from pyrunc.linux import seccomp as lsc
+        from pyrunc.linux import seccomp_notify as lsc
         self.on_note = on_note
         self.lsc = lsc
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

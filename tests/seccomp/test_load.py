@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from pyrunc.linux import seccomp as lsec
+from pyrunc.linux import seccomp_notify as lnotify
 from pyrunc.seccomp.compile import compile_filter, table
 from pyrunc.seccomp.notify import send_listener
 
@@ -223,14 +224,14 @@ def test_notify_with_listener(tmp_path):
             got["msg"] = json.loads(msg)
             listener = fds[0]
         try:
-            n = lsec.notif_recv(listener)
+            n = lnotify.notif_recv(listener)
             got["nr"], got["args"] = n.nr, n.args[:2]
-            got["valid"] = lsec.notif_id_valid(listener, n.id)
-            lsec.notif_send(listener, n.id, val=4242)
-            n = lsec.notif_recv(listener)
-            lsec.notif_send(listener, n.id, err=errno.EACCES)
-            n = lsec.notif_recv(listener)
-            lsec.notif_send(listener, n.id, flags=lsec.USER_NOTIF_FLAG_CONTINUE)
+            got["valid"] = lnotify.notif_id_valid(listener, n.id)
+            lnotify.notif_send(listener, n.id, val=4242)
+            n = lnotify.notif_recv(listener)
+            lnotify.notif_send(listener, n.id, err=errno.EACCES)
+            n = lnotify.notif_recv(listener)
+            lnotify.notif_send(listener, n.id, flags=lnotify.USER_NOTIF_FLAG_CONTINUE)
         finally:
             os.close(listener)
 
@@ -268,7 +269,7 @@ def test_notif_recv_on_bad_fd_raises():
     r, w = os.pipe()
     try:
         with pytest.raises(OSError) as exc:
-            lsec.notif_recv(r)
+            lnotify.notif_recv(r)
         assert exc.value.errno in (errno.ENOTTY, errno.EINVAL)
     finally:
         os.close(r)
@@ -277,7 +278,7 @@ def test_notif_recv_on_bad_fd_raises():
 
 def test_ioctl_numbers():
     # linux/seccomp.h: _IOWR('!', 0, struct seccomp_notif) etc.
-    assert (lsec.NOTIF_RECV, lsec.NOTIF_SEND, lsec.NOTIF_ID_VALID) == (0xC0502100, 0xC0182101, 0x40082102)
+    assert (lnotify.NOTIF_RECV, lnotify.NOTIF_SEND, lnotify.NOTIF_ID_VALID) == (0xC0502100, 0xC0182101, 0x40082102)
     assert struct.calcsize("=HBBI") == 8
 
 
