@@ -135,7 +135,10 @@ def plan_create(config, bundle, container_id, opts, cgroup_mgr):
     plan.sysctl = linux.get("sysctl") or {}
     plan.hooks = config.get("hooks") or None
     if plan.hooks:
-        import json  # noqa: F401 - hooks.run_hook needs it in the init, after pivot_root
+        # The init runs startContainer hooks after pivot_root, where nothing
+        # can be imported: load what that needs now.
+        import json  # noqa: F401
+        import pyrunc.hooks  # noqa: F401
     plan.has_runtime_hooks = bool(plan.hooks and (plan.hooks.get("prestart")
                                                   or plan.hooks.get("createRuntime")))
     pers = linux.get("personality")
@@ -165,13 +168,15 @@ class Spawned:
         self.start_time = start_time
 
 
-def spawn(plan, cgroup_mgr, run_runtime_hooks=None, before_go=None):
+def spawn(plan, cgroup_mgr, run_runtime_hooks=None, before_go=None, on_pid=None):
     """Start the init and drive the protocol until it is READY.
 
     The children place themselves in the cgroup (pyrunc.init.join): the init is
     in it before it runs anything, and a cgroup namespace (entered by the init)
     is rooted there.  before_go (the cgroup's limits) runs while the init
     builds its root filesystem; GO lets it go on to the hooks and the rest.
+    on_pid(pid, start_time) runs as soon as the init's pid is known, also while
+    the init works (the caller writes the state file there).
     """
     plan_cgroup(plan, cgroup_mgr)
     started = _clone_init(plan) if direct(plan) else None
@@ -198,6 +203,9 @@ def spawn(plan, cgroup_mgr, run_runtime_hooks=None, before_go=None):
         if pid:
             init_pid, early = _await_pid(parent)
             _reap(pid)
+        start = _state.proc_start_time(init_pid)
+        if on_pid and start is not None:
+            on_pid(init_pid, start)
         while True:
             msg = early.pop(0) if early else parent.recv()
             if msg is None:
@@ -210,8 +218,7 @@ def spawn(plan, cgroup_mgr, run_runtime_hooks=None, before_go=None):
             if kind == protocol.HOOKS:
                 run_runtime_hooks(init_pid)
                 parent.send(protocol.HOOKS_DONE)
-        start = _state.proc_start_time(init_pid)
-        if start is None:
+        if start is None or _state.proc_start_time(init_pid) != start:
             raise PyruncError("container init exited during set-up")
         return Spawned(init_pid, start)
     except BaseException:

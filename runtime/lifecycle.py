@@ -70,29 +70,38 @@ def create(root, container_id, opts, internal_console=False):
             run_hooks(plan.hooks, "prestart", st)
             run_hooks(plan.hooks, "createRuntime", st)
 
-        # The limits are written while the children load their code; they join
-        # the cgroup only after.
-        init = spawn(plan, mgr, runtime_hooks, (lambda: mgr.apply(resources)) if resources else None)
+        state = {}
+
+        def record(pid, start_time):
+            # Written while the init builds its root (the lock keeps other
+            # commands from seeing it before create returns).
+            state.update({
+                "ociVersion": OCI_VERSION,
+                "id": container_id,
+                "pid": pid,
+                "start_time": start_time,
+                "bundle": bundle,
+                "rootfs": plan.rootfs.rootfs,
+                "created": S.timestamp(),
+                "annotations": plan.annotations,
+                "owner": "",
+                "cgroup": mgr.to_dict(),
+                "config": config,
+            })
+            cdir.write_state(state)
+
+        # The limits are written while the init builds its root filesystem; it
+        # waits for them before any hook or the container's process runs.
+        init = spawn(plan, mgr, runtime_hooks,
+                     (lambda: mgr.apply(resources)) if resources else None, record)
+        if state.get("pid") != init.pid:
+            record(init.pid, init.start_time)
         if plan.seccomp_listener:
             _forward_listener(plan, listener_parent, init.pid)
         master = None
         if local_console is not None:
             from pyrunc import console
             master = console.recv_master(local_console)
-        state = {
-            "ociVersion": OCI_VERSION,
-            "id": container_id,
-            "pid": init.pid,
-            "start_time": init.start_time,
-            "bundle": bundle,
-            "rootfs": plan.rootfs.rootfs,
-            "created": S.timestamp(),
-            "annotations": plan.annotations,
-            "owner": "",
-            "cgroup": mgr.to_dict(),
-            "config": config,
-        }
-        cdir.write_state(state)
         if opts.pid_file:
             write_pid_file(opts.pid_file, init.pid)
         return Container(cdir, state), master

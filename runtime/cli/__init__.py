@@ -66,7 +66,7 @@ class Log:
 
 def _commands():
     from pyrunc.cli import commands
-    return commands.COMMANDS
+    return commands
 
 
 def usage(cmds):
@@ -103,12 +103,12 @@ def main(argv=None):
             return 0
         cmds = _commands()
         if g.help or not rest:
-            sys.stdout.write(usage(cmds))
+            sys.stdout.write(usage(cmds.all_commands()))
             return 0 if g.help else 1
         if g.systemd_cgroup:
             raise PyruncError("--systemd-cgroup: the systemd cgroup driver is not supported yet")
         name = rest[0]
-        c = cmds.get(name)
+        c = cmds.command(name)
         if c is None:
             raise UsageError(f"no such command: {name}")
         opts, args = parse(c.flags, rest[1:], context=f" (in {name})",

@@ -201,10 +201,21 @@ COMMANDS = {
 }
 
 
-def _register_more():
-    from pyrunc.cli import execute, ops
-    for extra in (ops.COMMANDS, execute.COMMANDS):
-        COMMANDS.update(extra)
+# Commands defined in the other modules of this package, loaded only when one
+# of them is named (or all are listed): a create need not load exec's code.
+ELSEWHERE = {"update": "ops", "ps": "ops", "events": "ops", "exec": "execute",
+             "features": "execute"}
 
 
-_register_more()
+def command(name):
+    """The Command called NAME, or None."""
+    if name not in COMMANDS and name in ELSEWHERE:
+        module = __import__(f"pyrunc.cli.{ELSEWHERE[name]}", fromlist=["COMMANDS"])
+        COMMANDS.update(module.COMMANDS)
+    return COMMANDS.get(name)
+
+
+def all_commands():
+    for name in ELSEWHERE:
+        command(name)
+    return COMMANDS

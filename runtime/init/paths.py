@@ -126,7 +126,9 @@ def mkdir_all(root_fd, path, mode=0o755):
     try:
         return open_in_root(root_fd, path, O_PATH | O_DIRECTORY)
     except FileNotFoundError:
-        return _walk(root_fd, clean(path), mode, True, mode)
+        path = clean(path)
+        fd = _create_leaf(root_fd, path, True, mode)
+        return fd if fd is not None else _walk(root_fd, path, mode, True, mode)
 
 
 def ensure_target(root_fd, path, is_dir, mode=None):
@@ -138,7 +140,35 @@ def ensure_target(root_fd, path, is_dir, mode=None):
         pass
     if mode is None:
         mode = 0o755 if is_dir else 0o644
-    return _walk(root_fd, clean(path), 0o755, is_dir, mode)
+    path = clean(path)
+    fd = _create_leaf(root_fd, path, is_dir, mode)
+    return fd if fd is not None else _walk(root_fd, path, 0o755, is_dir, mode)
+
+
+def _create_leaf(root_fd, path, is_dir, mode):
+    """The common case of a missing target, in three calls: its parent exists,
+    and the name is free.  None sends the caller to the full walk (a missing
+    parent, or a dangling symlink in the way, which the walk follows inside
+    the root)."""
+    parent, name = path.rsplit("/", 1)
+    if name in ("", ".", ".."):
+        return None
+    try:
+        pfd = open_in_root(root_fd, parent or "/", O_PATH | O_DIRECTORY)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        try:
+            if is_dir:
+                os.mkdir(name, mode, dir_fd=pfd)
+            else:
+                os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | O_NOFOLLOW
+                                 | os.O_CLOEXEC, mode, dir_fd=pfd))
+        except FileExistsError:
+            return None
+        return _step(pfd, name, O_PATH | (O_DIRECTORY if is_dir else 0))
+    finally:
+        os.close(pfd)
 
 
 def lstat_in_root(root_fd, path):

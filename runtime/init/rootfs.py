@@ -30,8 +30,8 @@ from pyrunc.linux.openat2 import O_DIRECTORY, O_PATH
 from pyrunc.oci.mounts import (MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
                                MOUNT_ATTR_RDONLY, MS_BIND, MS_MOVE, MS_NOATIME, MS_NODEV,
                                MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
-                               MS_REC, MS_RELATIME, MS_REMOUNT, MS_SLAVE, MS_STRICTATIME,
-                               MS_UNBINDABLE)
+                               MS_REC, MS_RELATIME, MS_REMOUNT, MS_SHARED, MS_SLAVE,
+                               MS_STRICTATIME, MS_UNBINDABLE)
 
 __all__ = ["RootfsPlan", "plan_rootfs", "prepare_rootfs", "pivot_rootfs", "finalize_rootfs",
            "bind_console"]
@@ -227,7 +227,9 @@ def prepare_rootfs(plan):
         if not early or early & MS_UNBINDABLE:
             early = MS_SLAVE | MS_REC
         mount(None, "/", None, early)
-        _parent_private(plan.rootfs)
+        if early & MS_SHARED or not early & MS_REC:
+            # Otherwise the line above left no mount shared.
+            _parent_private(plan.rootfs)
         # pivot_root needs new_root to be a mount point.
         mount(plan.rootfs, plan.rootfs, None, MS_BIND | MS_REC)
         root_fd = os.open(plan.rootfs, O_PATH | O_DIRECTORY | os.O_CLOEXEC)

@@ -23,7 +23,7 @@ import struct
 
 import _socket  # the C module: socket.py's enum set-up is start-up time we don't need
 
-from pyrunc import hooks, protocol
+from pyrunc import protocol
 from pyrunc.init import identity, join, rootfs
 from pyrunc.linux import fds, keyring, ns, prctl, sched, uts
 from pyrunc.linux import seccomp as seccomp_load
@@ -116,6 +116,7 @@ def stage_runtime_hooks(ctx):
 def stage_create_container_hooks(ctx):
     h = ctx.plan.hooks
     if h and h.get("createContainer"):
+        from pyrunc import hooks  # loaded by the planner when there are hooks
         hooks.run_hooks(h, "createContainer", ctx.plan.hook_state(os.getpid(), "created"))
 
 
@@ -247,6 +248,8 @@ def stage_wait_start(ctx):
 def stage_start_hooks(ctx):
     h = ctx.plan.hooks
     if h and h.get("startContainer"):
+        # Loaded by the planner when there are hooks: this is after pivot_root.
+        from pyrunc import hooks
         try:
             hooks.run_hooks(h, "startContainer", ctx.plan.hook_state(os.getpid(), "created"))
         except hooks.HookError as e:
