@@ -28,12 +28,17 @@ def open_manager(cgroups_path, container_id, rootless=False, *, mode=None):
     CGROUPS_PATH is linux.cgroupsPath (None or "" for the default, the container id).
     """
     _paths.validate_systemd_style(cgroups_path)
-    mode = mode or detect_mode()
+    mountinfo = None
+    if mode is None:
+        with open("/proc/self/mountinfo") as f:
+            mountinfo = f.read()  # read once: the layout and the v1 hierarchies
+        mode = detect_mode(mountinfo)
     if mode == "unified":
         from .v2 import V2Manager
         return V2Manager.open(cgroups_path, container_id, rootless)
     from .v1 import V1Manager
-    return V1Manager.open(cgroups_path, container_id, rootless, hybrid=(mode == "hybrid"))
+    return V1Manager.open(cgroups_path, container_id, rootless, hybrid=(mode == "hybrid"),
+                          mountinfo=mountinfo)
 
 
 def update_resources(flags=None, document=None):
