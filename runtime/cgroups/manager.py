@@ -108,6 +108,18 @@ def _rmdir(path):
     return True
 
 
+def _rmdir_quick(path):
+    """rmdir PATH; False when it is busy or has sub-cgroups (or any other error,
+    which the full removal then reports)."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
+
+
 def remove_tree(leaf, created, timeout=3.0):
     """Remove LEAF's sub-cgroups and LEAF, then the parents in CREATED that are empty.
 
@@ -122,6 +134,9 @@ def remove_tree(leaf, created, timeout=3.0):
     ordered = sorted(created, key=len, reverse=True)
     own = [d for d in ordered if leaf and (d == leaf or d.startswith(leaf.rstrip("/") + "/"))]
     parents = [d for d in ordered if d not in own]
+    if leaf and _rmdir_quick(leaf):
+        # The usual case: an empty leaf went with one rmdir, no directory walk.
+        leaf, own = None, []
     while True:
         pending = []
         if leaf and os.path.isdir(leaf):
