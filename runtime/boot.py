@@ -114,7 +114,10 @@ def build(package_dir=_HERE):
             rel = os.path.relpath(path, package_dir)
             with open(path, "rb") as src:
                 st = os.fstat(src.fileno())
-                code = marshal.dumps(compile(src.read(), path, "exec", dont_inherit=True))
+                # optimize=2 drops docstrings (7% of the code to unmarshal); it would
+                # also drop asserts, and pyrunc's code has none (tests/unit/test_boot.py).
+                code = marshal.dumps(compile(src.read(), path, "exec", dont_inherit=True,
+                                             optimize=2))
             index[_module_name(rel)] = (f == "__init__.py", rel, st.st_mtime_ns, st.st_size,
                                         offset, len(code))
             chunks.append(code)

@@ -80,3 +80,19 @@ def test_an_unusable_bundle_is_ignored(pkg, damage):
     lines = run(pkg, LOADERS).split("\n")
     assert lines[0] == "False"
     assert all(" SourceFileLoader " in line for line in lines[1:4])
+
+
+def test_the_code_has_no_asserts_or_debug_blocks():
+    """The bundle is compiled with optimize=2 (no docstrings), which also drops
+    assert statements and `if __debug__` blocks: the runtime must have none."""
+    import ast
+    found = []
+    for dirpath, _, files in os.walk(RUNTIME):
+        for f in files:
+            if f.endswith(".py"):
+                path = os.path.join(dirpath, f)
+                for node in ast.walk(ast.parse(open(path).read())):
+                    if isinstance(node, ast.Assert) or (isinstance(node, ast.Name)
+                                                        and node.id == "__debug__"):
+                        found.append(f"{path}:{node.lineno}")
+    assert found == []
