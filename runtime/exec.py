@@ -7,7 +7,7 @@ its seccomp filter; the parent side lives in pyrunc.launch (plan_exec,
 spawn_exec), the child side in pyrunc.init.stages.EXEC_STAGES.
 """
 
-import copy
+import marshal
 import os
 import _signal as signal  # the C module: signal.py's enums would import enum on every create
 
@@ -58,7 +58,8 @@ def build_process(config, opts):
         proc = load_process_file(opts.process)
         where = opts.process
     else:
-        proc = copy.deepcopy(config.get("process") or {})
+        # A deep copy of JSON data, in C (copy.deepcopy costs its import and more).
+        proc = marshal.loads(marshal.dumps(config.get("process") or {}))
         where = "config.json"
         proc["args"] = list(opts.args)
         if opts.cwd:
@@ -192,8 +193,8 @@ def _start(root, container_id, opts):
         if opts.console_socket and not terminal:
             raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
         mgr = cgroup_for(c.cgroup(), opts.cgroup)
-        import socket
         if terminal:
+            import socket
             from pyrunc import console
             if opts.console_socket:
                 plan.console_sock = console.connect(opts.console_socket)
@@ -201,6 +202,7 @@ def _start(root, container_id, opts):
                 local, plan.console_sock = socket.socketpair(
                     socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         if plan.seccomp_listener:
+            import socket
             listener_parent, plan.listener_sock = socket.socketpair(
                 socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         # The lock is for reading the state only: a process joining a paused

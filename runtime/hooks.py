@@ -10,6 +10,7 @@ import select
 import _signal as signal  # the C module: signal.py's enums would import enum on every create
 
 from pyrunc.errors import PyruncError
+from pyrunc.oci.jsondump import dumps
 from pyrunc.linux import fds
 
 ORDER = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
@@ -24,10 +25,7 @@ def run_hook(hook, state, index, kind):
     args = hook.get("args") or [path]
     env = hook.get("env") or []
     timeout = hook.get("timeout")
-    # Loaded before fork by the planner when the config has hooks (the
-    # container's init runs some after pivot_root, where nothing can be imported).
-    import json
-    data = json.dumps(state, separators=(",", ":")).encode()
+    data = dumps(state, separators=(",", ":")).encode()
     in_r, in_w = os.pipe2(os.O_CLOEXEC)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     try:

@@ -137,7 +137,6 @@ def plan_create(config, bundle, container_id, opts, cgroup_mgr):
     if plan.hooks:
         # The init runs startContainer hooks after pivot_root, where nothing
         # can be imported: load what that needs now.
-        import json  # noqa: F401
         import pyrunc.hooks  # noqa: F401
     plan.has_runtime_hooks = bool(plan.hooks and (plan.hooks.get("prestart")
                                                   or plan.hooks.get("createRuntime")))

@@ -5,7 +5,7 @@ they are dropped: the result holds only what is to change, in linux.resources sh
 As in runc, a resources document, when given, is used instead of the flags.
 """
 
-import json
+from pyrunc.oci import jsonload
 import re
 
 from .files import CgroupError
@@ -91,7 +91,7 @@ def from_flags(flags):
 def from_document(doc):
     if isinstance(doc, (str, bytes)):
         try:
-            doc = json.loads(doc)
+            doc = jsonload.loads(doc)
         except ValueError as e:
             raise CgroupError(f"update: resources: invalid json: {e}") from None
     if not isinstance(doc, dict):

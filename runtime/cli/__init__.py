@@ -35,8 +35,8 @@ class Log:
         import time
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if self.fmt == "json":
-            import json
-            line = json.dumps({"level": level, "msg": msg, "time": now}) + "\n"
+            from pyrunc.oci.jsondump import dumps
+            line = dumps({"level": level, "msg": msg, "time": now}) + "\n"
         else:
             line = f'time="{now}" level={level} msg="{msg}"\n'
         if self.path:

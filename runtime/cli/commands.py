@@ -69,8 +69,8 @@ def cmd_state(g, opts, args, log):
         st = c.oci_state()
     finally:
         c.close()
-    import json
-    sys.stdout.write(json.dumps(st, indent="  ") + "\n")
+    from pyrunc.oci.jsondump import dumps
+    sys.stdout.write(dumps(st, indent="  ") + "\n")
 
 
 def cmd_list(g, opts, args, log):
@@ -79,8 +79,8 @@ def cmd_list(g, opts, args, log):
     if opts.quiet:
         sys.stdout.write("".join(s["id"] + "\n" for s in items))
     elif opts.format == "json":
-        import json
-        sys.stdout.write(json.dumps(items or None) + "\n")
+        from pyrunc.oci.jsondump import dumps
+        sys.stdout.write(dumps(items or None) + "\n")
     elif opts.format == "table":
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"] or "root")
@@ -99,14 +99,15 @@ def parse_signal(text):
         if 0 < num < 65:
             return num
     else:
-        import signal
+        # The C module's constants: signal.py builds an enum of them, which
+        # costs `kill` more than the rest of it.
+        import _signal
         name = text.upper()
         if not name.startswith("SIG"):
             name = "SIG" + name
-        try:
-            return int(getattr(signal.Signals, name))
-        except AttributeError:
-            pass
+        num = getattr(_signal, name, None) if "_" not in name else None
+        if isinstance(num, int) and 0 < num < 65:
+            return num
     raise PyruncError(f"unknown signal {text!r}")
 
 
@@ -155,10 +156,10 @@ def cmd_spec(g, opts, args, log):
     path = os.path.join(opts.bundle, "config.json")
     if os.path.exists(path):
         raise PyruncError(f"{path}: file exists: remove it first")
-    import json
+    from pyrunc.oci.jsondump import dumps
     spec = default_spec(rootless=opts.rootless, uid=os.getuid(), gid=os.getgid())
     with open(path, "x") as f:
-        f.write(json.dumps(spec, indent="\t") + "\n")
+        f.write(dumps(spec, indent="\t") + "\n")
 
 
 def cmd_check(g, opts, args, log):

@@ -76,8 +76,8 @@ def _exec(g, opts, args, log):
 
 def cmd_features(g, opts, args, log):
     from pyrunc.features import features
-    import json
-    sys.stdout.write(json.dumps(features(), indent="    ") + "\n")
+    from pyrunc.oci.jsondump import dumps
+    sys.stdout.write(dumps(features(), indent="    ") + "\n")
 
 
 COMMANDS = {

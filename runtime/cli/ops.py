@@ -75,8 +75,8 @@ def cmd_ps(g, opts, args, log):
     finally:
         c.close()
     if opts.format == "json":
-        import json
-        sys.stdout.write(json.dumps(pids) + "\n")
+        from pyrunc.oci.jsondump import dumps
+        sys.stdout.write(dumps(pids) + "\n")
         return
     sys.stdout.write(ps_table(pids, args[1:] or ["-ef"]))
 
@@ -142,8 +142,8 @@ def parse_duration(text, flag="interval"):
 
 
 def cmd_events(g, opts, args, log):
-    import json
     from pyrunc.container import Container
+    from pyrunc.oci.jsondump import dumps
     interval = parse_duration(opts.interval)
     if interval <= 0 and not opts.stats:
         raise UsageError(f"invalid value {opts.interval!r} for flag -interval: "
@@ -154,7 +154,7 @@ def cmd_events(g, opts, args, log):
     finally:
         c.close()
     for event in stream:
-        sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
+        sys.stdout.write(dumps(event, separators=(",", ":")) + "\n")
         sys.stdout.flush()
 
 

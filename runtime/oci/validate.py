@@ -117,8 +117,8 @@ def _json_type(value):
 
 
 def _show(value):
-    import json
-    return json.dumps(value)
+    from pyrunc.oci.jsondump import dumps
+    return dumps(value)
 
 
 def _schema_message(kind, arg, value):

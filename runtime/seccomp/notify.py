@@ -7,7 +7,7 @@ index in ``fds`` -- as runc does.
 """
 
 import array
-import json
+from pyrunc.oci.jsondump import dumps
 import socket
 
 from pyrunc.errors import SetupError
@@ -26,7 +26,7 @@ def process_state(state, metadata=""):
 
 def send_listener(listener_path, listener_fd, state, metadata=""):
     """Connect to listener_path and send the process state with listener_fd."""
-    data = json.dumps(process_state(state, metadata), separators=(",", ":")).encode()
+    data = dumps(process_state(state, metadata), separators=(",", ":")).encode()
     fds = array.array("i", [listener_fd])
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
