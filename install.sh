@@ -46,8 +46,9 @@ sys.exit(main())"
 
 # One file of compiled modules per copy of the package (pyrunc.boot): the
 # installed one, and the tree's for bin/pyrunc (the interpreter of its #! line).
-"$PREFIX/bin/python3" -I -m pyrunc.boot >/dev/null
-(cd bin/pkg && /usr/bin/python3 -S -E -m pyrunc.boot >/dev/null)
+# -X no_debug_ranges: no column tables in the code (9% less to load).
+"$PREFIX/bin/python3" -I -X no_debug_ranges -m pyrunc.boot >/dev/null
+(cd bin/pkg && /usr/bin/python3 -S -E -X no_debug_ranges -m pyrunc.boot >/dev/null)
 
 # The hello bundle's root filesystem, from the distribution's static busybox.
 [ -x bundles/hello/rootfs/bin/busybox ] || bundles/make-rootfs bundles/hello

@@ -6,7 +6,8 @@ modules.  Through the path finder each costs ~0.2 ms before its code runs
 from one pre-built file it is one stat, one pread and the unmarshal.
 
 The file, ``_bundle`` in the package directory, is written by ``build`` (at
-install, ``python3 -m pyrunc.boot``)::
+install, ``python3 -X no_debug_ranges -m pyrunc.boot``: tracebacks lose their
+column markers, the code is 9% smaller)::
 
     b"pyrunc-bundle\\n"  interpreter magic (4 bytes)  index length (8 bytes, little-endian)
     marshal(index)  code...
