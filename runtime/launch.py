@@ -278,10 +278,12 @@ def _clone_init(plan):
     # Born inside the container's namespaces: non-dumpable from its first
     # instruction (CVE-2019-5736), which it inherits from us.
     prctl.set_dumpable(False)
-    cgroup_fd = os.open(plan.cgroup[1], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) \
-        if plan.cgroup[1] else None
+    cgroup_fd = None
     plan.direct = True
+    pid = None
     try:
+        if plan.cgroup[1]:
+            cgroup_fd = os.open(plan.cgroup[1], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         for fd in ((cgroup_fd, None) if cgroup_fd is not None else (None,)):
             plan.born_in_cgroup = fd is not None
             try:
@@ -290,17 +292,19 @@ def _clone_init(plan):
             except OSError as e:
                 if e.errno not in clone.UNSUPPORTED:
                     raise PyruncError(f"clone3: {e.strerror.lower()}") from None
-        else:
-            plan.direct = False
-            parent.close()
-            child.close()
-            return None
         if pid == 0:
             _child(plan, parent, child, run_init)
+    except BaseException:
+        parent.close()
+        raise
     finally:
+        child.close()
         if cgroup_fd is not None:
             os.close(cgroup_fd)
-    child.close()
+    if pid is None:
+        plan.direct = False  # this kernel has no clone3: the bootstrap path
+        parent.close()
+        return None
     return pid, parent
 
 

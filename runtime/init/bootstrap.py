@@ -82,7 +82,7 @@ def fork_init(plan, cgroup_fd):
         return clone.fork_into_cgroup(cgroup_fd)
     except OSError as e:
         if e.errno not in clone.UNSUPPORTED:
-            raise OSError(e.errno, e.strerror, plan.cgroup[1]) from None
+            raise OSError(e.errno, f"clone3: {e.strerror}", plan.cgroup[1]) from None
     finally:
         os.close(cgroup_fd)
     join.join_v2(plan)

@@ -59,7 +59,7 @@ def clone(flags=0, cgroup_fd=None):
     err = ctypes.get_errno()
     _after_parent()
     if pid < 0:
-        raise OSError(err, f"clone3: {os.strerror(err)}")
+        raise OSError(err, os.strerror(err))
     return pid
 
 
