@@ -271,6 +271,7 @@ def direct(plan):
 def _clone_init(plan):
     """clone3 the init into its namespaces and v2 cgroup; (its pid, our channel),
     or None when this kernel cannot (the bootstrap path then does it)."""
+    from pyrunc.init import join
     from pyrunc.init.stages import run_init
     from pyrunc.linux import clone, prctl
 
@@ -283,7 +284,7 @@ def _clone_init(plan):
     pid = None
     try:
         if plan.cgroup[1]:
-            cgroup_fd = os.open(plan.cgroup[1], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            cgroup_fd = join.open_v2(plan)
         for fd in ((cgroup_fd, None) if cgroup_fd is not None else (None,)):
             plan.born_in_cgroup = fd is not None
             try:

@@ -1,7 +1,9 @@
 """Container cgroups: a driver interface with cgroup v1 and v2 drivers.
 
     mgr = open_manager(cgroups_path, container_id)   # plans paths only
-    mgr.create(); mgr.add(pid); mgr.apply(resources)
+    mgr.create(); mgr.apply(resources)
+    mgr.join_targets()     # what the container's processes join by themselves
+                           # (pyrunc.init.join); mgr.add(pid) places any other
     ...
     mgr.destroy()
 

@@ -8,15 +8,16 @@ adds an exception. The start state denies everything, and the devices every cont
 needs are appended last (as runc does), so a config cannot take them away.
 """
 
-
 from pyrunc.oci.plain import Plain
 
 from .files import CgroupError
 
 WILDCARD = -1
 
+
 class Rule(Plain):
     _fields = ("allow", "type", "major", "minor", "access")
+
 
 # Always allowed, after the config's rules: mknod of any node (useless without the
 # read/write permission below), the standard character devices and the pty devices.

@@ -15,11 +15,12 @@ from .files import CgroupError
 
 SIGKILL = 9  # signal(7): the same on every Linux architecture; no enum import
 
-# What the container's /sys/fs/cgroup mount needs for one hierarchy: NAME is the
-# directory under /sys/fs/cgroup ("cpu,cpuacct", "memory", "" for a v2 root), SOURCE
-# the host directory of the container's cgroup, SYMLINKS the extra names pointing at
-# NAME ("cpu" -> "cpu,cpuacct").
+
 class CgroupMount(Plain):
+    # What the container's /sys/fs/cgroup mount needs for one hierarchy: NAME is the
+    # directory under /sys/fs/cgroup ("cpu,cpuacct", "memory", "" for a v2 root), SOURCE
+    # the host directory of the container's cgroup, SYMLINKS the extra names pointing at
+    # NAME ("cpu" -> "cpu,cpuacct").
     _fields = ("name", "source", "symlinks")
 
 

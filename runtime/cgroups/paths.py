@@ -23,6 +23,7 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "hugetlb",
                   "net_cls", "net_prio", "perf_event", "freezer", "rdma", "misc")
 
+
 class Hierarchy(Plain):
     _fields = ("mountpoint", "root", "controllers")
 
