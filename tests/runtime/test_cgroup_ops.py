@@ -328,8 +328,15 @@ def test_events_reports_oom(rt):
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-    oom = dict(line.split() for line in cgread(cg, "memory", "memory.oom_control",
-                                                 "memory.events").splitlines())
+    # The notification comes when the cgroup runs out of memory; the kill that
+    # resolves it is counted a moment later.
+    deadline = time.monotonic() + 5
+    while True:
+        oom = dict(line.split() for line in cgread(cg, "memory", "memory.oom_control",
+                                                     "memory.events").splitlines())
+        if int(oom["oom_kill"]) >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert int(oom["oom_kill"]) >= 1, oom
 
 
