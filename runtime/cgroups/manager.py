@@ -169,6 +169,17 @@ def make_dirs(root, path):
     """mkdir every missing level from ROOT down to PATH; returns those it made."""
     if not (path == root or path.startswith(root.rstrip("/") + "/")):
         raise CgroupError(f"cgroup: {path}: not inside the hierarchy at {root}")
+    # The usual case first: the parents exist (one mkdir per hierarchy, not one per level).
+    try:
+        os.mkdir(path, 0o755)
+        return [path]
+    except FileExistsError:
+        return []
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise CgroupError(f"cgroup: {path}: creating: {os.strerror(e.errno).lower()}",
+                          path, e.errno) from None
     made = []
     current = root
     for part in os.path.relpath(path, root).split("/"):
