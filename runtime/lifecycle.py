@@ -94,8 +94,6 @@ def create(root, container_id, opts, internal_console=False):
         # waits for them before any hook or the container's process runs.
         init = spawn(plan, mgr, runtime_hooks,
                      (lambda: mgr.apply(resources)) if resources else None, record)
-        if state.get("pid") != init.pid:
-            record(init.pid, init.start_time)
         if plan.seccomp_listener:
             _forward_listener(plan, listener_parent, init.pid)
         master = None
